@@ -1,0 +1,65 @@
+# recap: two commands set everything up (`make install`), `make demo` runs the main job,
+# `make test` runs the tests. Everything the project needs is installed from here.
+SHELL := /bin/bash
+VENV ?= .venv
+PY := $(VENV)/bin/python
+PIP := $(PY) -m pip
+RECAP := $(VENV)/bin/recap
+STAMP := $(VENV)/.installed
+CACHE := .cache
+SAMPLE := $(CACHE)/pyannote-sample/sample.wav
+PYANNOTE_WHEEL_VERSION := 4.0.7
+
+.PHONY: install system-deps demo test test-fast fuzz bench screenshots test-llm clean
+
+install: $(STAMP) $(SAMPLE)
+
+# Debian packages: ffmpeg (decode), chromium (browser tests, screenshots), rsync (publish),
+# hugo (site benchmark baseline). Skipped when already present or when not root.
+system-deps:
+	@missing=""; \
+	for pair in ffmpeg:ffmpeg chromium:chromium rsync:rsync hugo:hugo; do \
+	  cmd=$${pair%%:*}; pkg=$${pair##*:}; command -v $$cmd >/dev/null || missing="$$missing $$pkg"; \
+	done; \
+	if [ -n "$$missing" ]; then \
+	  if [ "$$(id -u)" = 0 ]; then \
+	    echo "installing Debian packages:$$missing"; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing >/dev/null; \
+	  else echo "please install with apt-get:$$missing" >&2; fi; \
+	fi
+
+$(STAMP): pyproject.toml Makefile
+	$(MAKE) system-deps
+	test -x $(PY) || python3 -m venv $(VENV)
+	$(PIP) install -q --upgrade pip
+	# CPU build of torch first, or a dependency pulls a multi-GB CUDA build.
+	$(PIP) install -q "torch==2.13.0"
+	$(PIP) install -q -e ".[nlp,embedded,test]"
+	# resemblyzer ships its speaker encoder; its webrtcvad pin is replaced by webrtcvad-wheels.
+	$(PIP) install -q --no-deps "resemblyzer==0.1.4"
+	touch $(STAMP)
+
+# pyannote.audio's wheel ships a real 30 s two-speaker recording with reference RTTM and STM.
+# Taken from the wheel without installing it (the full extra needs its own torch stack).
+$(SAMPLE):
+	mkdir -p $(CACHE)/wheels $(CACHE)/pyannote-sample
+	$(PIP) download -q --no-deps "pyannote.audio==$(PYANNOTE_WHEEL_VERSION)" -d $(CACHE)/wheels
+	cd $(CACHE)/pyannote-sample && unzip -o -j -q ../wheels/pyannote_audio-$(PYANNOTE_WHEEL_VERSION)-*.whl 'pyannote/audio/sample/*'
+
+demo: install
+	$(RECAP) demo
+
+test: install
+	$(PY) -m pytest -q -x -p no:cacheprovider
+
+fuzz: install
+	HYPOTHESIS_PROFILE=long $(PY) -m pytest -q tests/test_fuzz.py
+
+bench: install
+	for b in bench/*.py; do echo "== $$b"; $(PY) $$b || exit 1; done
+
+screenshots: install
+	$(PY) bench/screenshots.py
+
+clean:
+	rm -rf site $(CACHE) .pytest_cache

@@ -1,0 +1,96 @@
+"""The `recap` command line: parse options, open the project, call one library function.
+
+Heavy libraries (torch, ctranslate2, pyannote) are imported inside the library functions, so
+`recap --help` stays instant. Errors are :class:`pipeline.errors.RecapError` (one line, exit 1).
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+from pathlib import Path
+
+import click
+
+from .config import Project, init_project, open_project
+
+log = logging.getLogger("recap")
+
+
+class _Obj:
+    def __init__(self, project_dir: Path | None, quiet: bool) -> None:
+        self.project_dir = project_dir
+        self.quiet = quiet
+        self._project: Project | None = None
+
+    def project(self, **overrides: dict) -> Project:
+        if self._project is None or overrides:
+            self._project = open_project(self.project_dir, overrides or None)
+        return self._project
+
+
+def _setup_logging(verbose: int, quiet: bool) -> None:
+    level = logging.WARNING if quiet else (logging.DEBUG if verbose else logging.INFO)
+    handler = logging.StreamHandler()
+    handler.setFormatter(logging.Formatter("%(message)s"))
+    root = logging.getLogger("recap")
+    root.handlers[:] = [handler]
+    root.setLevel(level)
+    pipeline_log = logging.getLogger("pipeline")
+    pipeline_log.handlers[:] = [handler]
+    pipeline_log.setLevel(level)
+
+
+def pass_project(fn):
+    """Give the command the open :class:`Project` as its first argument and report kept edits."""
+
+    @click.pass_obj
+    @functools.wraps(fn)
+    def wrapper(obj: _Obj, *args, **kwargs):
+        project = obj.project()
+        try:
+            return fn(project, *args, **kwargs)
+        finally:
+            for notice in project.content.notices:
+                log.warning(notice)
+            project.content.notices.clear()
+
+    return wrapper
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.option("-C", "--project", "project_dir", type=click.Path(file_okay=False, path_type=Path),
+              help="Project folder (default: the current folder or the nearest parent with recap.toml).")
+@click.option("-v", "--verbose", count=True, help="More detail.")
+@click.option("-q", "--quiet", is_flag=True, help="Only warnings and errors (for scripts).")
+@click.version_option(package_name="recap")
+@click.pass_context
+def main(ctx: click.Context, project_dir: Path | None, verbose: int, quiet: bool) -> None:
+    """recap: turn conference recordings into a searchable, linked static site."""
+    _setup_logging(verbose, quiet)
+    ctx.obj = _Obj(project_dir, quiet)
+
+
+@main.command()
+@click.argument("directory", type=click.Path(file_okay=False, path_type=Path), default=".")
+@click.option("--title", help="Site title (default: the folder's name).")
+def init(directory: Path, title: str | None) -> None:
+    """Start a new recap project in DIRECTORY."""
+    init_project(directory, title)
+    click.echo(f"Initialised a recap project in {directory.resolve()}")
+
+
+@main.command("list")
+@pass_project
+def list_(project: Project) -> None:
+    """Show the episodes and papers in content/."""
+    store = project.content
+    slugs = store.episode_slugs()
+    click.echo(f"Episodes ({len(slugs)}):")
+    for slug in slugs:
+        ep = store.load_episode(slug)
+        click.echo(f"  {slug}  {ep.title}  ({len(ep.chapters)} chapters, {len(ep.transcript.utterances)} utterances)")
+    papers = store.load_papers()
+    click.echo(f"Papers ({len(papers)}):")
+    for pid, paper in sorted(papers.items()):
+        click.echo(f"  {pid}  {paper.title}")

@@ -1,0 +1,213 @@
+"""The project folder and its validated configuration (``recap.toml``).
+
+Like git or MkDocs, recap works on the folder it is run in (or the nearest parent holding a
+``recap.toml``). Values come from the file, then from command-line options that were given.
+All problems are collected and reported at once.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from .content import ContentStore
+from .errors import ConfigError, ProjectNotFound
+
+CONFIG_FILE = "recap.toml"
+
+
+@dataclass
+class SiteConfig:
+    title: str = "recap"
+    """Site name, shown in the header and feeds."""
+    base_url: str = "/"
+    """Where the site is served: "/" locally, "https://example.org/podcast/" when published."""
+    description: str = ""
+    language: str = "en"
+    author: str = ""
+    image: str | None = None
+    """Podcast artwork URL or path relative to the site root."""
+    show_report: bool = False
+    """List the per-episode quality reports in the public index (they are built either way)."""
+
+
+@dataclass
+class PublishConfig:
+    to: str | None = None
+    """Target: "git:BRANCH", "git:REMOTE:BRANCH", "dir:PATH" or "rsync:[HOST:]PATH"."""
+    cname: str | None = None
+    message: str = "Publish site"
+
+
+@dataclass
+class TranscribeConfig:
+    model: str = "auto"
+    """faster-whisper model name or CTranslate2 folder; "auto" picks by device."""
+    device: str = "auto"
+    """auto | cuda | cpu"""
+    language: str | None = None
+    diarizer: str = "embedded"
+    """embedded | pyannote | none"""
+    hf_token_env: str = "HF_TOKEN"
+    """Environment variable holding the Hugging Face token for pyannote models."""
+
+
+@dataclass
+class SummaryConfig:
+    backend: str = "extractive"
+    """extractive (offline) | llm (OpenAI-compatible endpoint)"""
+    url: str | None = None
+    """Base URL of the OpenAI-compatible endpoint, e.g. http://127.0.0.1:8080/v1"""
+    model: str | None = None
+    api_key_env: str = "RECAP_LLM_API_KEY"
+    max_words: int = 80
+
+
+@dataclass
+class Config:
+    site: SiteConfig = field(default_factory=SiteConfig)
+    publish: PublishConfig = field(default_factory=PublishConfig)
+    transcribe: TranscribeConfig = field(default_factory=TranscribeConfig)
+    summaries: SummaryConfig = field(default_factory=SummaryConfig)
+
+
+_CHOICES = {
+    ("transcribe", "device"): {"auto", "cuda", "cpu"},
+    ("transcribe", "diarizer"): {"embedded", "pyannote", "none"},
+    ("summaries", "backend"): {"extractive", "llm"},
+}
+
+
+def load_config(path: Path | None, overrides: dict[str, dict[str, Any]] | None = None) -> Config:
+    """Read ``path`` (may be missing), apply ``overrides`` ({section: {key: value}}), validate."""
+    data: dict[str, Any] = {}
+    if path is not None and path.exists():
+        try:
+            data = tomllib.loads(path.read_text("utf-8"))
+        except (UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
+            raise ConfigError(f"{path}: not valid TOML ({exc})") from exc
+    for section, values in (overrides or {}).items():
+        data.setdefault(section, {}).update({k: v for k, v in values.items() if v is not None})
+    errors: list[str] = []
+    sections = {}
+    for f in dataclasses.fields(Config):
+        raw = data.pop(f.name, {})
+        cls = f.default_factory  # type: ignore[misc]
+        if not isinstance(raw, dict):
+            errors.append(f"[{f.name}] must be a table")
+            continue
+        known = {x.name: x for x in dataclasses.fields(cls)}
+        kwargs = {}
+        for key, value in raw.items():
+            if key not in known:
+                errors.append(f"[{f.name}] unknown key {key!r}")
+                continue
+            default = getattr(cls(), key)
+            if default is not None and not isinstance(value, type(default)):
+                errors.append(f"[{f.name}] {key} must be {type(default).__name__}, got {value!r}")
+                continue
+            allowed = _CHOICES.get((f.name, key))
+            if allowed and value not in allowed:
+                errors.append(f"[{f.name}] {key} must be one of {', '.join(sorted(allowed))}")
+                continue
+            kwargs[key] = value
+        sections[f.name] = cls(**kwargs)
+    errors += [f"unknown section [{name}]" for name in data]
+    if errors:
+        where = path if path is not None else CONFIG_FILE
+        raise ConfigError(f"{where}: " + "; ".join(errors))
+    cfg = Config(**sections)
+    if not cfg.site.base_url.endswith("/"):
+        cfg.site.base_url += "/"
+    return cfg
+
+
+def default_templates() -> Path:
+    """The packaged default theme (``templates/`` at the top of the repository)."""
+    from importlib.resources import files
+
+    return Path(str(files("pipeline.templates")))
+
+
+@dataclass
+class Project:
+    root: Path
+    config: Config
+
+    @property
+    def content(self) -> ContentStore:
+        if not hasattr(self, "_store"):
+            self._store = ContentStore(self.root / "content")
+        return self._store
+
+    @property
+    def site_dir(self) -> Path:
+        return self.root / "site"
+
+    @property
+    def cache_dir(self) -> Path:
+        return self.root / ".cache" / "recap"
+
+    @property
+    def template_dirs(self) -> list[Path]:
+        """Project templates first (they override), then the packaged defaults."""
+        dirs = [self.root / "templates", default_templates()]
+        seen: list[Path] = []
+        for d in dirs:
+            if d.is_dir() and d.resolve() not in [s.resolve() for s in seen]:
+                seen.append(d)
+        return seen
+
+
+def find_root(start: Path) -> Path | None:
+    start = start.resolve()
+    for d in [start, *start.parents]:
+        if (d / CONFIG_FILE).is_file():
+            return d
+    return None
+
+
+def open_project(start: Path | None = None, overrides: dict[str, dict[str, Any]] | None = None) -> Project:
+    start = Path.cwd() if start is None else Path(start)
+    root = find_root(start)
+    if root is None:
+        raise ProjectNotFound(
+            f"{start.resolve()} is not a recap project (no {CONFIG_FILE} here or above)",
+            hint="run `recap init DIR` to start one",
+        )
+    return Project(root=root, config=load_config(root / CONFIG_FILE, overrides))
+
+
+DEFAULT_CONFIG = """\
+# recap project configuration. Every key is optional; see README.md for all of them.
+[site]
+title = "{title}"
+base_url = "/"
+description = ""
+
+[transcribe]
+model = "auto"      # faster-whisper model name or CTranslate2 folder; auto = tiny.en on CPU, large-v3-turbo on CUDA
+device = "auto"     # auto | cuda | cpu
+diarizer = "embedded"  # embedded | pyannote | none
+
+[summaries]
+backend = "extractive"  # extractive | llm
+"""
+
+
+def init_project(path: Path, title: str | None = None) -> Path:
+    path = Path(path)
+    if (path / CONFIG_FILE).exists():
+        raise ConfigError(f"{path / CONFIG_FILE} already exists: this folder is a recap project")
+    for sub in ("content/episodes", "content/papers", "content/posters", "content/people", "templates"):
+        (path / sub).mkdir(parents=True, exist_ok=True)
+    from .content import atomic_write
+
+    atomic_write(path / CONFIG_FILE, DEFAULT_CONFIG.format(title=(title or path.resolve().name).replace('"', "'")))
+    gitignore = path / ".gitignore"
+    if not gitignore.exists():
+        atomic_write(gitignore, "site/\n.cache/\n")
+    return path

@@ -1,0 +1,323 @@
+"""content/: the human-editable source of truth, read and written only through :class:`ContentStore`.
+
+Layout (all plain text, diff-friendly)::
+
+    content/
+      episodes/<slug>/episode.toml     title, date, audio, duration, speakers (label -> person), papers, summary
+      episodes/<slug>/description.md   show notes text (Markdown)
+      episodes/<slug>/chapters.toml    [[chapters]]: start, title, kind, speakers, paper, confidence, summary
+      episodes/<slug>/mentions.json    timed paper mentions
+      episodes/<slug>/transcript.json  utterances with words
+      papers/<id>.toml                 one file per paper
+      posters/<id>.toml (+ image)      one file per poster
+      people/<id>.toml                 one file per person
+      .recap/manifest.json             sha256 of what recap last generated, per file
+      .recap/base/...                  the last generated copy of each .toml file (for 3-way merges)
+
+Rules: every write is atomic (temporary file + rename). A file a person edited since recap wrote it is
+never overwritten: for TOML records recap merges field by field (the person's changed fields win,
+fields they did not touch take the new generated value); for other files it keeps the person's
+version. Every such decision is reported through :attr:`ContentStore.notices`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import logging
+import os
+import tempfile
+import tomllib
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import tomli_w
+
+from .errors import ContentError, LockedError
+from .ids import check_id
+from .models import Chapter, Episode, Mention, Paper, Person, Poster, Transcript
+from .serialize import DataError, from_data, to_data
+
+log = logging.getLogger(__name__)
+
+MANIFEST = ".recap/manifest.json"
+BASE_DIR = ".recap/base"
+
+
+def atomic_write(path: Path, data: bytes | str) -> None:
+    """Write ``data`` to ``path`` so readers see the old file or the new one, never a mix."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    raw = data.encode("utf-8") if isinstance(data, str) else data
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(raw)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)
+        raise
+
+
+def sha256(data: bytes | str) -> str:
+    raw = data.encode("utf-8") if isinstance(data, str) else data
+    return hashlib.sha256(raw).hexdigest()
+
+
+_MISSING = object()
+
+
+def merge3(base: Any, ours: Any, theirs: Any) -> Any:
+    """Three-way merge of plain data: where ``theirs`` (the person's file) differs from ``base``
+    (what recap generated last time) the person wins; elsewhere ``ours`` (newly generated) is taken.
+    Dicts merge key by key, equal-length lists item by item. A key the person deleted stays deleted."""
+    if theirs == base:
+        return ours
+    if ours == base:
+        return theirs
+    if isinstance(base, dict) and isinstance(ours, dict) and isinstance(theirs, dict):
+        out = {}
+        for key in list(ours) + [k for k in theirs if k not in ours]:
+            value = merge3(base.get(key, _MISSING), ours.get(key, _MISSING), theirs.get(key, _MISSING))
+            if value is not _MISSING:
+                out[key] = value
+        return out
+    if isinstance(base, list) and isinstance(ours, list) and isinstance(theirs, list):
+        if len(base) == len(ours) == len(theirs):
+            return [merge3(b, o, t) for b, o, t in zip(base, ours, theirs)]
+    return theirs
+
+
+@dataclass
+class ContentStore:
+    root: Path
+    notices: list[str] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        self.root = Path(self.root)
+        self._manifest: dict[str, str] | None = None
+
+    # -- low level -------------------------------------------------------------------------
+    def path(self, rel: str) -> Path:
+        p = (self.root / rel).resolve()
+        if self.root.resolve() not in p.parents:
+            raise ContentError(f"refusing to touch {rel!r}: outside content/")
+        return p
+
+    def manifest(self) -> dict[str, str]:
+        if self._manifest is None:
+            mpath = self.root / MANIFEST
+            try:
+                self._manifest = json.loads(mpath.read_text("utf-8")) if mpath.exists() else {}
+            except (OSError, ValueError) as exc:
+                raise ContentError(f"{mpath}: unreadable ({exc}); delete it to start afresh") from exc
+        return self._manifest
+
+    def _save_manifest(self) -> None:
+        text = json.dumps(self.manifest(), indent=1, sort_keys=True) + "\n"
+        atomic_write(self.root / MANIFEST, text)
+
+    def edited(self, rel: str) -> bool:
+        """True when ``rel`` exists and is not what recap last wrote (a person edited or made it)."""
+        p = self.path(rel)
+        if not p.exists():
+            return False
+        recorded = self.manifest().get(rel)
+        return recorded is None or recorded != sha256(p.read_bytes())
+
+    def write_text(self, rel: str, text: str, *, force: bool = False) -> bool:
+        """Write a generated file, unless a person edited it. Returns True when written."""
+        p = self.path(rel)
+        if not force and self.edited(rel):
+            if sha256(p.read_bytes()) != sha256(text):
+                self.notices.append(f"kept your edited {self.display(rel)} (not overwritten)")
+            return False
+        if p.exists() and p.read_bytes() == text.encode("utf-8"):
+            self.manifest()[rel] = sha256(text)
+            self._save_manifest()
+            return False
+        atomic_write(p, text)
+        self.manifest()[rel] = sha256(text)
+        self._save_manifest()
+        return True
+
+    def write_record(self, rel: str, data: dict[str, Any], *, force: bool = False) -> bool:
+        """Write a generated TOML record, merging field by field with a person's edits."""
+        p = self.path(rel)
+        base_path = self.path(f"{BASE_DIR}/{rel}")
+        final = data
+        if not force and self.edited(rel):
+            theirs = self._read_toml(p)
+            base = self._read_toml(base_path) if base_path.exists() else None
+            if base is None:  # a file recap never wrote: the person's file wins whole
+                self.notices.append(f"kept your {self.display(rel)} (recap did not write it)")
+                return False
+            final = merge3(base, data, theirs)
+            if final != data:
+                self.notices.append(f"kept your edits in {self.display(rel)}")
+        text = tomli_w.dumps(final)
+        atomic_write(base_path, tomli_w.dumps(data))
+        if final is data:
+            return self.write_text(rel, text, force=True)
+        # a merged file keeps counting as edited: record the generated hash, not the merged one
+        changed = not p.exists() or p.read_text("utf-8") != text
+        if changed:
+            atomic_write(p, text)
+        self.manifest()[rel] = sha256(tomli_w.dumps(data))
+        self._save_manifest()
+        return changed
+
+    def delete(self, rel: str) -> None:
+        p = self.path(rel)
+        if p.exists():
+            p.unlink()
+        self.manifest().pop(rel, None)
+        self._save_manifest()
+
+    def display(self, rel: str) -> str:
+        return f"content/{rel}"
+
+    def _read_toml(self, p: Path) -> dict[str, Any]:
+        try:
+            return tomllib.loads(p.read_text("utf-8"))
+        except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
+            raise ContentError(f"{p}: not valid TOML ({exc})") from exc
+
+    def _read_json(self, p: Path) -> Any:
+        try:
+            return json.loads(p.read_text("utf-8"))
+        except (OSError, UnicodeDecodeError, ValueError) as exc:
+            raise ContentError(f"{p}: not valid JSON ({exc})") from exc
+
+    def _load(self, cls: type, data: Any, p: Path) -> Any:
+        try:
+            return from_data(cls, data, where=cls.__name__)
+        except DataError as exc:
+            raise ContentError(f"{p}: {exc}") from exc
+
+    # -- episodes ----------------------------------------------------------------------------
+    def episode_slugs(self) -> list[str]:
+        d = self.root / "episodes"
+        if not d.is_dir():
+            return []
+        return sorted(p.name for p in d.iterdir() if (p / "episode.toml").is_file())
+
+    def has_episode(self, slug: str) -> bool:
+        return (self.root / "episodes" / check_id(slug, "episode slug") / "episode.toml").is_file()
+
+    def require_episode(self, slug: str) -> None:
+        if not self.has_episode(slug):
+            known = ", ".join(self.episode_slugs()) or "none yet"
+            raise ContentError(f"unknown episode {slug!r} (known: {known})")
+
+    def load_episode(self, slug: str) -> Episode:
+        self.require_episode(slug)
+        d = self.root / "episodes" / slug
+        meta = self._read_toml(d / "episode.toml")
+        meta["slug"] = slug
+        desc = d / "description.md"
+        meta["description"] = desc.read_text("utf-8") if desc.exists() else ""
+        chapters_path = d / "chapters.toml"
+        chapters = self._read_toml(chapters_path).get("chapters", []) if chapters_path.exists() else []
+        ep: Episode = self._load(Episode, meta, d / "episode.toml")
+        ep.chapters = self._load(list[Chapter], chapters, chapters_path)
+        mpath = d / "mentions.json"
+        if mpath.exists():
+            ep.mentions = self._load(list[Mention], self._read_json(mpath), mpath)
+        tpath = d / "transcript.json"
+        if tpath.exists():
+            ep.transcript = self._load(Transcript, self._read_json(tpath), tpath)
+        return ep
+
+    def save_episode(self, ep: Episode, *, parts: tuple[str, ...] = ("meta", "chapters", "mentions", "transcript")) -> None:
+        """Save the chosen parts of an episode. Transcript and mentions are JSON (machine-made, large);
+        metadata and chapters are TOML records merged with a person's edits."""
+        slug = check_id(ep.slug, "episode slug")
+        base = f"episodes/{slug}"
+        if "meta" in parts:
+            meta = to_data(ep)
+            for key in ("slug", "description", "chapters", "mentions", "transcript"):
+                meta.pop(key, None)
+            self.write_record(f"{base}/episode.toml", meta)
+            if ep.description:
+                self.write_text(f"{base}/description.md", ep.description.rstrip() + "\n")
+        if "chapters" in parts:
+            self.write_record(f"{base}/chapters.toml", {"chapters": to_data(ep.chapters)})
+        if "mentions" in parts:
+            self.write_text(f"{base}/mentions.json", _json(to_data(ep.mentions)))
+        if "transcript" in parts and ep.transcript.utterances:
+            self.write_text(f"{base}/transcript.json", _json(to_data(ep.transcript)))
+
+    # -- papers, posters, people -------------------------------------------------------------
+    def _load_dir(self, sub: str, cls: type) -> dict[str, Any]:
+        d = self.root / sub
+        out: dict[str, Any] = {}
+        if not d.is_dir():
+            return out
+        for p in sorted(d.glob("*.toml")):
+            data = self._read_toml(p)
+            data.setdefault("id", p.stem)
+            if data["id"] != p.stem:
+                raise ContentError(f"{p}: id {data['id']!r} does not match the file name")
+            out[p.stem] = self._load(cls, data, p)
+        return out
+
+    def _save_one(self, sub: str, record: Any) -> None:
+        check_id(record.id, f"{sub[:-1]} id")
+        self.write_record(f"{sub}/{record.id}.toml", to_data(record))
+
+    def load_papers(self) -> dict[str, Paper]:
+        return self._load_dir("papers", Paper)
+
+    def save_paper(self, paper: Paper) -> None:
+        self._save_one("papers", paper)
+
+    def load_posters(self) -> dict[str, Poster]:
+        return self._load_dir("posters", Poster)
+
+    def save_poster(self, poster: Poster) -> None:
+        self._save_one("posters", poster)
+
+    def load_people(self) -> dict[str, Person]:
+        return self._load_dir("people", Person)
+
+    def save_person(self, person: Person) -> None:
+        self._save_one("people", person)
+
+    def poster_image(self, poster: Poster) -> Path | None:
+        """The poster's image file in content/posters/ (declared, or <id>.png/.jpg/.webp)."""
+        names = [poster.image] if poster.image else [f"{poster.id}.{e}" for e in ("png", "jpg", "jpeg", "webp", "svg")]
+        for name in names:
+            p = self.path(f"posters/{name}")
+            if p.is_file():
+                return p
+        return None
+
+    # -- locking -------------------------------------------------------------------------------
+    @contextlib.contextmanager
+    def lock(self, name: str, *, wait: float = 0) -> Iterator[None]:
+        """Hold ``.recap/locks/<name>.lock`` for the duration; a second run refuses (or waits)."""
+        from filelock import FileLock, Timeout
+
+        path = self.root / ".recap" / "locks" / f"{check_id(name, 'lock name')}.lock"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        lk = FileLock(str(path))
+        try:
+            lk.acquire(timeout=wait)
+        except Timeout:
+            raise LockedError(
+                f"another recap run is working on {name!r} (lock {path}); wait for it to finish"
+            ) from None
+        try:
+            yield
+        finally:
+            lk.release()
+
+
+def _json(data: Any) -> str:
+    return json.dumps(data, ensure_ascii=False, indent=1) + "\n"

@@ -1,0 +1,64 @@
+"""One exception hierarchy for recap.
+
+Every error a user can cause is a :class:`RecapError`. It subclasses ``click.ClickException`` so the
+CLI prints ``Error: <message>`` on one line and exits non-zero, without a traceback. Library code
+raises these; third-party exceptions are translated at the edge where they happen.
+Each message names the file (or thing) and says what to do.
+"""
+
+from __future__ import annotations
+
+import click
+
+
+class RecapError(click.ClickException):
+    """Base class: a problem the user can fix. Exit code 1."""
+
+    exit_code = 1
+
+    def __init__(self, message: str, *, hint: str | None = None) -> None:
+        message = " ".join(message.split())  # always one line
+        if hint:
+            message = f"{message} ({hint})"
+        super().__init__(message)
+
+
+class InputError(RecapError):
+    """An input file (transcript, notes, listing, audio) is unreadable or malformed."""
+
+    def __init__(self, path: object, problem: str, *, hint: str | None = None) -> None:
+        self.path = str(path)
+        self.problem = problem
+        super().__init__(f"{path}: {problem}", hint=hint)
+
+
+class ContentError(RecapError):
+    """Something under content/ is invalid or missing (unknown episode, bad field, unsafe id)."""
+
+
+class ConfigError(RecapError):
+    """recap.toml or command-line options are invalid."""
+
+
+class ProjectNotFound(RecapError):
+    """The current folder is not a recap project."""
+
+
+class DependencyMissing(RecapError):
+    """An optional dependency or system tool is not installed."""
+
+
+class ModelUnavailable(RecapError):
+    """A model could not be loaded (not downloaded, gated, offline)."""
+
+
+class LockedError(RecapError):
+    """Another recap run holds the lock on this episode or project."""
+
+
+class StageError(RecapError):
+    """A pipeline stage failed on otherwise valid input (decoder, model, endpoint)."""
+
+
+class PublishError(RecapError):
+    """A publish target could not be reached or a pre-publish check failed."""

@@ -1,0 +1,106 @@
+"""Dataclasses <-> plain data (dicts, lists, str, float, int, bool), in one place.
+
+``to_data`` drops ``None`` and empty collections so stored files stay small and diff-friendly,
+turns numpy scalars into Python numbers and rounds times to milliseconds. ``from_data`` rebuilds
+nested dataclasses from their type hints and rejects unknown keys with a message naming them, so
+a typo in a hand-edited file is reported instead of silently ignored.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import types
+import typing
+from functools import cache
+from typing import Any, TypeVar
+
+T = TypeVar("T")
+
+
+def to_data(obj: Any) -> Any:
+    if dataclasses.is_dataclass(obj) and not isinstance(obj, type):
+        out = {}
+        for f in dataclasses.fields(obj):
+            value = to_data(getattr(obj, f.name))
+            if value is None or value == [] or value == {}:
+                continue
+            out[f.name] = value
+        return out
+    if isinstance(obj, dict):
+        return {str(k): to_data(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [to_data(v) for v in obj]
+    if isinstance(obj, bool) or obj is None or isinstance(obj, str):
+        return obj
+    if isinstance(obj, int):
+        return int(obj)
+    if isinstance(obj, float) or hasattr(obj, "item"):  # numpy scalars have .item()
+        value = obj.item() if hasattr(obj, "item") else obj
+        return round(float(value), 3) if isinstance(value, float) else value
+    raise TypeError(f"cannot serialise {type(obj).__name__}")
+
+
+class DataError(ValueError):
+    """Raised by from_data; the caller adds the file name and turns it into a ContentError."""
+
+
+@cache
+def _hints(cls: type) -> dict[str, Any]:
+    return typing.get_type_hints(cls)
+
+
+def from_data(cls: type[T], data: Any, where: str = "") -> T:
+    return _convert(cls, data, where or cls.__name__)
+
+
+def _convert(tp: Any, value: Any, where: str) -> Any:
+    origin = typing.get_origin(tp)
+    if tp is Any:
+        return value
+    if origin in (typing.Union, types.UnionType):
+        args = [a for a in typing.get_args(tp) if a is not type(None)]
+        if value is None:
+            return None
+        return _convert(args[0], value, where)
+    if dataclasses.is_dataclass(tp):
+        if not isinstance(value, dict):
+            raise DataError(f"{where}: expected a table, got {type(value).__name__}")
+        hints = _hints(tp)
+        names = {f.name for f in dataclasses.fields(tp)}
+        unknown = sorted(set(value) - names)
+        if unknown:
+            raise DataError(f"{where}: unknown field(s) {', '.join(unknown)}")
+        kwargs = {}
+        for f in dataclasses.fields(tp):
+            if f.name in value:
+                kwargs[f.name] = _convert(hints[f.name], value[f.name], f"{where}.{f.name}")
+            elif f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING:
+                raise DataError(f"{where}: missing required field {f.name!r}")
+        return tp(**kwargs)
+    if origin is list:
+        if not isinstance(value, list):
+            raise DataError(f"{where}: expected a list, got {type(value).__name__}")
+        (item,) = typing.get_args(tp)
+        return [_convert(item, v, f"{where}[{i}]") for i, v in enumerate(value)]
+    if origin is dict:
+        if not isinstance(value, dict):
+            raise DataError(f"{where}: expected a table, got {type(value).__name__}")
+        _, item = typing.get_args(tp)
+        return {str(k): _convert(item, v, f"{where}.{k}") for k, v in value.items()}
+    if tp is float:
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise DataError(f"{where}: expected a number, got {value!r}")
+        return float(value)
+    if tp is int:
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise DataError(f"{where}: expected an integer, got {value!r}")
+        return value
+    if tp is bool:
+        if not isinstance(value, bool):
+            raise DataError(f"{where}: expected true or false, got {value!r}")
+        return value
+    if tp is str:
+        if not isinstance(value, str):
+            raise DataError(f"{where}: expected text, got {value!r}")
+        return value
+    raise DataError(f"{where}: unsupported type {tp!r}")

@@ -1,0 +1,1 @@
+"""Default templates (the theme), shipped inside the package."""

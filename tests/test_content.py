@@ -1,0 +1,103 @@
+"""The content store: round trips, atomic writes, edits kept, unsafe ids refused."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from pipeline.content import merge3
+from pipeline.errors import ContentError, LockedError
+from pipeline.models import Chapter, Episode, Mention, Paper, Transcript, Utterance, Word
+from pipeline.serialize import DataError, from_data, to_data
+
+
+def _episode() -> Episode:
+    words = [Word("Hello", np.float32(0.5), np.float64(0.9), np.float32(0.87))]
+    return Episode(
+        slug="ep1", title="Episode one", date="2023-12-20", description="Notes *here*.",
+        speakers={"S1": "jeff-dean"}, papers=["2305.18290"],
+        chapters=[Chapter(start=79.0, title="Word2Vec", speakers=["jeff-dean"], paper="1310.4546")],
+        mentions=[Mention(paper="1310.4546", start=80.0, end=82.5, quote="word2vec", speaker="S1")],
+        transcript=Transcript([Utterance(0.5, 0.9, "Hello", "S1", words)], source="test"),
+    )
+
+
+def test_episode_round_trip_turns_numpy_into_plain_numbers(project):
+    store = project.content
+    store.save_episode(_episode())
+    back = store.load_episode("ep1")
+    assert back.title == "Episode one"
+    assert back.chapters[0].paper == "1310.4546"
+    assert back.transcript.utterances[0].words[0].start == pytest.approx(0.5)
+    assert type(back.transcript.utterances[0].words[0].probability) is float
+    assert back.description == "Notes *here*.\n"
+
+
+def test_person_edit_to_one_chapter_title_survives_a_regeneration(project):
+    store = project.content
+    ep = _episode()
+    store.save_episode(ep)
+    path = store.root / "episodes/ep1/chapters.toml"
+    path.write_text(path.read_text().replace('title = "Word2Vec"', 'title = "Word2Vec, ten years on"'))
+    ep.chapters[0].confidence = 0.5  # the stage now generates something else too
+    store.save_episode(ep)
+    back = store.load_episode("ep1")
+    assert back.chapters[0].title == "Word2Vec, ten years on"
+    assert back.chapters[0].confidence == 0.5
+    assert any("kept your edits" in n for n in store.notices)
+
+
+def test_edited_json_file_is_kept_whole(project):
+    store = project.content
+    ep = _episode()
+    store.save_episode(ep)
+    path = store.root / "episodes/ep1/transcript.json"
+    edited = path.read_text().replace("Hello", "Hullo")
+    path.write_text(edited)
+    store.save_episode(ep)
+    assert path.read_text() == edited
+    assert any("transcript.json" in n for n in store.notices)
+
+
+def test_merge3_person_wins_only_where_they_changed_something():
+    base = {"a": 1, "b": [1, 2], "c": "x"}
+    ours = {"a": 2, "b": [1, 3], "c": "x"}
+    theirs = {"a": 1, "b": [1, 2], "c": "y"}
+    assert merge3(base, ours, theirs) == {"a": 2, "b": [1, 3], "c": "y"}
+    # a key the person deleted stays deleted
+    assert merge3({"a": 1, "b": 2}, {"a": 1, "b": 2}, {"a": 1}) == {"a": 1}
+
+
+def test_unknown_field_in_hand_edited_file_is_reported(project):
+    store = project.content
+    store.save_paper(Paper(id="p1", title="A paper"))
+    path = store.root / "papers/p1.toml"
+    path.write_text(path.read_text() + 'titel = "typo"\n')
+    with pytest.raises(ContentError, match=r"p1.toml: Paper: unknown field\(s\) titel"):
+        store.load_papers()
+
+
+@pytest.mark.parametrize("bad", ["../evil", "/etc/passwd", "a/b", "x\x00y", "UPPER", ""])
+def test_unsafe_ids_are_refused(project, bad):
+    with pytest.raises(ContentError, match="invalid"):
+        project.content.save_paper(Paper(id=bad, title="t"))
+
+
+def test_unknown_episode_names_the_known_ones(project):
+    project.content.save_episode(_episode())
+    with pytest.raises(ContentError, match=r"unknown episode 'nope' \(known: ep1\)"):
+        project.content.load_episode("nope")
+
+
+def test_second_lock_holder_is_refused_with_a_clear_message(project):
+    with project.content.lock("ep1"):
+        with pytest.raises(LockedError, match="another recap run is working on 'ep1'"):
+            with project.content.lock("ep1"):
+                pass
+
+
+def test_from_data_type_errors_name_the_field():
+    with pytest.raises(DataError, match=r"Chapter.start: expected a number"):
+        from_data(Chapter, {"start": "soon", "title": "x"})
+    assert to_data(Chapter(start=1.23456, title="t")) == {
+        "start": 1.235, "title": "t", "kind": "talk", "confidence": 1.0, "source": "notes"}
