@@ -50,7 +50,7 @@ demo: install
 	$(RECAP) demo
 
 test: install
-	$(PY) -m pytest -q -x -p no:cacheprovider
+	$(PY) -m pytest -q -p no:cacheprovider -ra
 
 fuzz: install
 	HYPOTHESIS_PROFILE=long $(PY) -m pytest -q tests/test_fuzz.py
