@@ -1,0 +1,140 @@
+"""Export an episode's transcript and chapters in the formats players and tools read.
+
+* :func:`to_vtt`: WebVTT with ``<v Speaker Name>`` voice tags (text escaped per the WebVTT spec).
+* :func:`to_srt`: SubRip; the speaker goes in front as ``[Name]: `` (WhisperX's convention).
+* :func:`to_json`: the Podcasting 2.0 JSON transcript (``version``, ``segments`` of ``speaker``,
+  ``startTime``, ``endTime``, ``body``), the ``application/json`` target of ``podcast:transcript``.
+* :func:`to_rttm`: speaker turns as NIST RTTM, written by ``pyannote.core``.
+* :func:`to_chapters`: Podcasting 2.0 JSON chapters; a chapter's ``url`` is the page of the paper it
+  is about, its ``img`` the poster image.
+
+Every format except RTTM re-imports with :func:`pipeline.transcripts.read_transcript` to the same
+utterances. Site URLs follow one convention for the whole project (see :func:`site_path`).
+"""
+
+from __future__ import annotations
+
+import io
+import json
+from collections.abc import Mapping
+
+from .models import Episode, Paper, Person, Poster, Utterance
+from .timefmt import format_clock
+
+CHAPTERS_VERSION = "1.2.0"
+TRANSCRIPT_JSON_VERSION = "1.0.0"
+
+
+def site_path(kind: str, ident: str) -> str:
+    """The page of a record relative to the site root: ``papers/<id>/``, ``episodes/<slug>/``,
+    ``posters/<id>/``, ``people/<id>/``."""
+    folder = {"paper": "papers", "episode": "episodes", "poster": "posters", "person": "people"}[kind]
+    return f"{folder}/{ident}/"
+
+
+def speaker_name(episode: Episode, label: str | None, people: Mapping[str, Person] | None) -> str | None:
+    """Display name for a speaker label: the person's name when the label is mapped, else the label."""
+    if label is None:
+        return None
+    pid = episode.speakers.get(label)
+    if pid and people and pid in people:
+        return people[pid].name
+    return pid or label
+
+
+def _one_line(text: str) -> str:
+    return " ".join(text.split())
+
+
+def _vtt_escape(text: str) -> str:
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def _cues(episode: Episode) -> list[Utterance]:
+    return [u for u in episode.transcript.utterances if _one_line(u.text)]
+
+
+def to_vtt(episode: Episode, people: Mapping[str, Person] | None = None) -> str:
+    """WebVTT: one cue per utterance, ``<v Name>`` when the speaker is known."""
+    out = ["WEBVTT", ""]
+    for i, u in enumerate(_cues(episode), 1):
+        end = max(u.end, u.start)
+        out.append(str(i))
+        out.append(f"{format_clock(u.start)} --> {format_clock(end)}")
+        name = speaker_name(episode, u.speaker, people)
+        body = _vtt_escape(_one_line(u.text))
+        out.append(f"<v {_vtt_escape(_one_line(name))}>{body}" if name else body)
+        out.append("")
+    return "\n".join(out)
+
+
+def to_srt(episode: Episode, people: Mapping[str, Person] | None = None) -> str:
+    """SubRip: numbered cues with ``HH:MM:SS,mmm`` times; speaker as a ``[Name]: `` prefix."""
+    out = []
+    for i, u in enumerate(_cues(episode), 1):
+        name = speaker_name(episode, u.speaker, people)
+        body = _one_line(u.text)
+        out += [str(i), f"{format_clock(u.start, ',')} --> {format_clock(max(u.end, u.start), ',')}",
+                f"[{_one_line(name).replace(']', ')')}]: {body}" if name else body, ""]
+    return "\n".join(out)
+
+
+def to_json(episode: Episode, people: Mapping[str, Person] | None = None) -> str:
+    """Podcasting 2.0 JSON transcript."""
+    segments = []
+    for u in _cues(episode):
+        seg: dict = {"startTime": round(float(u.start), 3), "endTime": round(float(max(u.end, u.start)), 3),
+                     "body": _one_line(u.text)}
+        name = speaker_name(episode, u.speaker, people)
+        if name:
+            seg = {"speaker": name, **seg}
+        segments.append(seg)
+    return json.dumps({"version": TRANSCRIPT_JSON_VERSION, "segments": segments}, ensure_ascii=False, indent=1) + "\n"
+
+
+def to_rttm(episode: Episode, people: Mapping[str, Person] | None = None) -> str:
+    """Speaker turns as RTTM (``SPEAKER <uri> 1 <start> <duration> <NA> <NA> <label> <NA> <NA>``).
+    Consecutive utterances of one speaker are merged into one turn by pyannote.core's ``support``."""
+    from pyannote.core import Annotation, Segment
+
+    annotation = Annotation(uri=episode.slug)
+    for i, u in enumerate(episode.transcript.utterances):
+        if u.end <= u.start or u.speaker is None or "non-speech" in u.flags:
+            continue
+        label = speaker_name(episode, u.speaker, people) or u.speaker
+        annotation[Segment(float(u.start), float(u.end)), i] = "_".join(label.split())
+    buf = io.StringIO()
+    annotation.support(collar=0.0).write_rttm(buf)
+    return buf.getvalue()
+
+
+def to_chapters(episode: Episode, papers: Mapping[str, Paper], posters: Mapping[str, Poster],
+                base_url: str = "/") -> dict:
+    """Podcasting 2.0 JSON chapters (https://github.com/Podcastindex-org/podcast-namespace, chapters
+    spec 1.2.0). ``url`` links the paper page, ``img`` the poster image of this episode's poster for
+    that paper (served at ``posters/<id>/<image>``)."""
+    base = base_url if base_url.endswith("/") else base_url + "/"
+    chapters = []
+    for ch in sorted(episode.chapters, key=lambda c: c.start):
+        item: dict = {"startTime": round(float(ch.start), 3), "title": _one_line(ch.title)}
+        if ch.end is not None and ch.end > ch.start:
+            item["endTime"] = round(float(ch.end), 3)
+        if ch.paper and ch.paper in papers:
+            item["url"] = base + site_path("paper", ch.paper)
+            poster = _poster_for(episode, ch.paper, ch.start, posters)
+            if poster is not None and poster.image:
+                item["img"] = base + site_path("poster", poster.id) + poster.image
+        chapters.append(item)
+    data: dict = {"version": CHAPTERS_VERSION, "title": episode.title, "chapters": chapters}
+    return data
+
+
+def _poster_for(episode: Episode, paper: str, start: float, posters: Mapping[str, Poster]) -> Poster | None:
+    mine = [p for p in posters.values() if p.paper == paper and p.episode == episode.slug]
+    if not mine:
+        mine = [p for p in posters.values() if p.paper == paper]
+    mine.sort(key=lambda p: (p.image is None, abs(p.start - start)))
+    return mine[0] if mine else None
+
+
+EXPORTERS = {"vtt": to_vtt, "srt": to_srt, "json": to_json, "rttm": to_rttm}
