@@ -189,11 +189,13 @@ def _merge_two(old: Paper, new: Paper) -> Paper:
         return b if b and (not a or len(b) > len(a)) else a
 
     title = old.title
-    if len(new.title.split()) > 3 and (len(old.title.split()) <= 3 or len(new.title) > len(old.title) + 10):
-        title = new.title  # a short name ("DPO") or a truncated title gives way to the full one
+    bare = not (old.abstract or old.authors)  # e.g. a day-notes item: title only, maybe paraphrased
+    if len(new.title.split()) > 3 and (len(old.title.split()) <= 3 or len(new.title) > len(old.title) + 10
+                                       or bare and (new.abstract or new.authors)):
+        title = new.title  # a short name, a truncated or paraphrased title gives way to the full one
     aliases = _union(old.aliases, new.aliases)
-    if title != old.title and len(old.title.split()) <= 3:
-        aliases = _union(aliases, [old.title])
+    if title != old.title:
+        aliases = _union(aliases, [old.title])  # still findable by the name it was known by
     notes = list(old.notes)
     for note in new.notes:
         if not any(n.source == note.source and n.text == note.text for n in notes):

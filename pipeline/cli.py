@@ -94,3 +94,70 @@ def list_(project: Project) -> None:
     click.echo(f"Papers ({len(papers)}):")
     for pid, paper in sorted(papers.items()):
         click.echo(f"  {pid}  {paper.title}")
+
+
+# -- importers and exporters (pipeline.transcripts, pipeline.notes, pipeline.catalog, pipeline.export) --
+@main.command("import-transcript")
+@click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--episode", "slug", required=True, help="Episode slug (folder name under content/episodes/).")
+@click.option("--title", help="Episode title (default: kept, or the slug for a new episode).")
+@click.option("--format", "fmt", type=click.Choice(["whispercpp", "srt", "vtt", "json"]),
+              help="Transcript format (default: detected from the content).")
+@pass_project
+def import_transcript_cmd(project: Project, file: Path, slug: str, title: str | None, fmt: str | None) -> None:
+    """Import a transcript (whisper.cpp, SRT, WebVTT, faster-whisper/WhisperX JSON) into an episode."""
+    from .transcripts import import_transcript
+
+    ep = import_transcript(project, file, slug, title=title, fmt=fmt)
+    t = ep.transcript
+    click.echo(f"Imported {len(t.utterances)} lines ({t.duration:.2f} s) into episode {slug}")
+
+
+@main.command("import-notes")
+@click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--episode", "slug", required=True, help="Episode slug (folder name under content/episodes/).")
+@click.option("--title", help="Episode title (default: the notes' first line).")
+@pass_project
+def import_notes_cmd(project: Project, file: Path, slug: str, title: str | None) -> None:
+    """Import show notes: chapters, speakers, papers covered, description."""
+    from .notes import apply_notes, parse_notes
+
+    ep = apply_notes(project, slug, parse_notes(file), title=title)
+    linked = sum(1 for c in ep.chapters if c.paper)
+    click.echo(f"Imported {len(ep.chapters)} chapters ({linked} linked to papers) and "
+               f"{len(ep.papers)} papers covered into episode {slug}")
+
+
+@main.group()
+def papers() -> None:
+    """The paper catalog."""
+
+
+@papers.command("import")
+@click.argument("files", nargs=-1, required=True, type=click.Path(dir_okay=False, path_type=Path))
+@pass_project
+def papers_import(project: Project, files: tuple[Path, ...]) -> None:
+    """Import paper lists (reading list, arXiv-link blog, day notes, BibTeX, JSON, YAML)."""
+    from .catalog import import_papers
+
+    click.echo(import_papers(project, files).summary())
+
+
+@main.command("export")
+@click.argument("slug")
+@click.option("--format", "fmt", required=True, type=click.Choice(["chapters", "vtt", "srt", "json", "rttm"]),
+              help="chapters: Podcasting 2.0 JSON chapters; vtt/srt/json/rttm: the transcript.")
+@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path),
+              help="Write to this file instead of standard output.")
+@pass_project
+def export_cmd(project: Project, slug: str, fmt: str, output: Path | None) -> None:
+    """Write an episode's chapters or transcript in a standard format."""
+    from .content import atomic_write
+    from .export import export_episode
+
+    text = export_episode(project, slug, fmt)
+    if output is None:
+        click.echo(text, nl=False)
+    else:
+        atomic_write(output, text)
+        click.echo(f"Wrote {output}", err=True)

@@ -138,3 +138,25 @@ def _poster_for(episode: Episode, paper: str, start: float, posters: Mapping[str
 
 
 EXPORTERS = {"vtt": to_vtt, "srt": to_srt, "json": to_json, "rttm": to_rttm}
+
+FORMATS = ("chapters", "vtt", "srt", "json", "rttm")
+
+
+def export_episode(project, slug: str, fmt: str) -> str:
+    """The text of episode ``slug`` in format ``fmt`` (one of :data:`FORMATS`), from content/."""
+    from .errors import ConfigError
+
+    if fmt not in FORMATS:
+        raise ConfigError(f"unknown export format {fmt!r}: use one of {', '.join(FORMATS)}")
+    store = project.content
+    ep = store.load_episode(slug)  # ContentError "unknown episode ..." when missing
+    if fmt == "chapters":
+        data = to_chapters(ep, store.load_papers(), store.load_posters(), base_url=project.config.site.base_url)
+        return json.dumps(data, ensure_ascii=False, indent=1) + "\n"
+    if not ep.transcript.utterances:
+        from .errors import ContentError
+
+        raise ContentError(f"episode {slug!r} has no transcript to export as {fmt}: "
+                           f"run `recap import-transcript FILE --episode {slug}` first")
+    people = store.load_people()
+    return EXPORTERS[fmt](ep, people)

@@ -29,7 +29,7 @@ from pathlib import Path
 from typing import Any
 
 from .errors import InputError
-from .models import Transcript, Utterance, Word
+from .models import Episode, Transcript, Utterance, Word
 from .serialize import DataError, from_data
 from .timefmt import parse_timestamp
 
@@ -247,3 +247,27 @@ def _segment(path: Path, i: int, seg: Any) -> Utterance:
     body = " ".join(str(body).split())
     return Utterance(start=start, end=end, text=body, speaker=str(speaker) if speaker is not None else None,
                      words=words, flags=_flags(body))
+
+
+def import_transcript(project: Any, path: Path, slug: str, *, title: str | None = None,
+                      fmt: str | None = None) -> Episode:
+    """Read ``path`` and store it as episode ``slug``'s transcript (creating the episode when new).
+    The file is read completely before anything is written. When the episode already has chapters
+    (from show notes) and the alignment stage is installed, alignment runs next."""
+    from .ids import check_id
+    from .notes import run_align_if_available
+
+    check_id(slug, "episode slug")
+    transcript = read_transcript(Path(path), fmt)
+    store = project.content
+    with store.lock(slug):
+        ep = store.load_episode(slug) if store.has_episode(slug) else Episode(slug=slug, title=title or slug)
+        if title:
+            ep.title = title
+        ep.transcript = transcript
+        ep.duration = max(ep.duration or 0.0, transcript.duration) or None
+        if ep.chapters and ep.chapters[-1].end is None:
+            ep.chapters[-1].end = transcript.duration
+        store.save_episode(ep, parts=("meta", "chapters", "transcript") if ep.chapters else ("meta", "transcript"))
+    log.info("episode %s: %d utterances, %.0f s", slug, len(transcript.utterances), transcript.duration)
+    return run_align_if_available(project, slug, ep)
