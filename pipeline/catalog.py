@@ -346,6 +346,9 @@ def _read_listing(path: Path, text: str) -> list[Paper]:
         if _SUMMARY.match(line):
             raise InputError(path, f"line {i + 1}: 'Summary:' without a 'title authors date' line before it "
                                    "(truncated entry?)")
+        if m and entries:
+            raise InputError(path, f"line {i + 1}: entry has no 'Summary:' line after its title, authors and date "
+                                   "(truncated entry?)")
         if entries:
             entries[-1].abstract_lines.append(line)
         elif line.strip():
@@ -383,6 +386,10 @@ def _read_listing(path: Path, text: str) -> list[Paper]:
     if not last:
         raise InputError(path, f"line {entries[-1].line}: entry {papers[-1].title!r} has no abstract "
                                "(truncated entry?)")
+    if _strong_seam(last):
+        glued = _split_glued(last)[1]
+        raise InputError(path, f"line {entries[-1].line + 2}: the last abstract ends with {glued[:60]!r}, the start of "
+                               "another entry without authors, date or 'Summary:' (truncated entry?)")
     papers[-1].abstract = last
     return papers
 
@@ -520,21 +527,7 @@ def _split_glued(text: str, own_abstract: str = "") -> tuple[str, str]:
     contain: "GitHub", "LLaMA") the last one whose first word the paper's own abstract uses as a
     whole word, else the last one.
     """
-    strong: list[int] = []
-    for m in _SENT_END.finditer(text):
-        i = m.end()
-        after = text[i]
-        dot = text[m.start() - 2] if m.start() > 1 else ""  # the character before the punctuation
-        if dot.isdigit() and after.isdigit():
-            continue  # 3.5
-        if not (after.isupper() or after.isdigit() or after in "\"'‘“(["
-                or re.match(r"[a-z]+[A-Z]", text[i:i + 12])):  # mPLUG, iTransformer
-            continue
-        if after.isdigit() and re.match(r"\d+(?:[.,]\d+)*\s*(?:%|percent\b|x\b|times\b)", text[i:]):
-            continue
-        if text[max(0, i - 6):i].lower().endswith(("e.g.", "i.e.", "et al.", "vs.", "cf.")):
-            continue
-        strong.append(i)
+    strong = _strong_seams(text)
     for i in range(1, len(text)):
         if text[i - 1] == "\n":
             strong.append(i)
@@ -552,6 +545,30 @@ def _split_glued(text: str, own_abstract: str = "") -> tuple[str, str]:
         return text[:weak[0]], text[weak[0]:]
     # no seam at all: the abstract is empty or the title starts the line
     return "", text
+
+
+def _strong_seam(text: str) -> bool:
+    return any(_plausible_title(text[i:]) and text[i].isupper() for i in _strong_seams(text))
+
+
+def _strong_seams(text: str) -> list[int]:
+    """Positions right after sentence-final punctuation glued to what follows (see _split_glued)."""
+    strong: list[int] = []
+    for m in _SENT_END.finditer(text):
+        i = m.end()
+        after = text[i]
+        dot = text[m.start() - 2] if m.start() > 1 else ""  # the character before the punctuation
+        if dot.isdigit() and after.isdigit():
+            continue  # 3.5
+        if not (after.isupper() or after.isdigit() or after in "\"'‘“(["
+                or re.match(r"[a-z]+[A-Z]", text[i:i + 12])):  # mPLUG, iTransformer
+            continue
+        if after.isdigit() and re.match(r"\d+(?:[.,]\d+)*\s*(?:%|percent\b|x\b|times\b)", text[i:]):
+            continue
+        if text[max(0, i - 6):i].lower().endswith(("e.g.", "i.e.", "et al.", "vs.", "cf.")):
+            continue
+        strong.append(i)
+    return strong
 
 
 # -- the blog format -------------------------------------------------------------------------------------
