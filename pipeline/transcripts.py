@@ -97,7 +97,7 @@ def detect_format(path: Path, text: str) -> str:
     if _SRT_TIME.search(head):
         return "srt"
     ext = path.suffix.lower()
-    guess = {".vtt": "vtt", ".srt": "srt", ".json": "json", ".txt": "whispercpp"}.get(ext)
+    guess = {".vtt": "vtt", ".srt": "srt", ".json": "json"}.get(ext)
     if guess:
         return guess
     raise InputError(path, "unrecognised transcript format",
