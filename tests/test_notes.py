@@ -1,0 +1,155 @@
+"""Show notes: the real run-together notes, Markdown notes, chapter-paper links, bad notes."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from pipeline.catalog import import_papers
+from pipeline.errors import InputError
+from pipeline.notes import apply_notes, parse_notes
+from tests.conftest import content_snapshot
+
+DEV = "neurips-2023-recap.shownotes-dev.txt"
+
+
+@pytest.fixture(scope="module")
+def dev_notes(seeds):
+    return parse_notes(seeds / DEV)
+
+
+def test_dev_notes_chapters(dev_notes):
+    assert dev_notes.title == "NeurIPS 2023 Recap — Best Papers"
+    assert [(c.start, c.title, c.speakers, c.kind) for c in dev_notes.chapters] == [
+        (79.0, "Word2Vec", ["Jeff Dean", "Greg Corrado"], "talk"),
+        (928.0, "Emergence Mirage", ["Rylan Schaeffer"], "talk"),
+        (1728.0, "DPO", ["Rafael Rafailov"], "talk"),
+        (2496.0, "DPO Poster Session", ["Archit Sharma"], "poster"),
+        (3123.0, "Datablations", ["Niklas Muennighoff"], "talk"),
+        (3650.0, "QLoRA", ["Tim Dettmers"], "talk"),
+    ]
+
+
+def test_dev_notes_papers(dev_notes):
+    papers = dev_notes.papers
+    assert [p.title for p in papers] == [
+        "Distributed Representations of Words and Phrases and their Compositionality",
+        "Are Emergent Abilities of Large Language Models a Mirage?",
+        "Direct Preference Optimization: Your Language Model is Secretly a Reward Model",
+        "Scaling Data-Constrained Language Models",
+        "QLoRA: Efficient Finetuning of Quantized LLMs",
+    ]
+    w2v = papers[0]
+    assert w2v.aliases == ["Word2Vec"]
+    assert w2v.authors == ["Tomas Mikolov", "Ilya Sutskever", "Kai Chen", "Greg Corrado", "Jeff Dean"]
+    assert papers[2].authors == ["Rafailov et al."]
+    for p in papers:
+        assert len(p.abstract.split()) > 40, p.title
+        assert "* " not in p.abstract and "Papers covered" not in p.abstract
+        assert p.sources == [DEV]
+    # the DPO abstract's own bullets are part of it; the host's asides become a note
+    assert papers[2].abstract.count(".") >= 5
+    assert any("Twitter" in n.text for n in papers[2].notes)
+    assert any("poster session" in n.text for n in papers[3].notes)
+
+
+def test_dev_notes_description(dev_notes):
+    d = dev_notes.description
+    assert "New Orleans" in d and "Mamba" in d
+    assert "[0:01:19]" not in d and "Timestamps" not in d and "Papers covered" not in d
+    assert "Skip-gram" not in d  # abstracts are not part of the description
+    assert "\n\nNeurIPS 2023 took place" in d  # glued paragraphs are separated
+
+
+MARKDOWN = """# Episode 12: Posters from the hall
+
+Our picks from day two. See **the site** for more.
+
+## Chapters
+- 00:00 Intro
+(02:30) Voyager poster session (Guanzhi Wang)
+- 00:12:30 - LLaVA: a chat with the authors (Haotian Liu & Chunyuan Li)
+[1:02:03] Something unrelated entirely
+1:10:00 | Wrap-up
+
+## Papers covered
+- Voyager: An Open-Ended Embodied Agent with Large Language Models (Wang et al.)
+- Visual Instruction Tuning (LLaVA) Haotian Liu · Chunyuan Li · Qingyang Wu · Yong Jae Lee. We present the first attempt to use language-only GPT-4 to generate multimodal language-image instruction-following data.
+
+## Links
+Thanks for listening.
+"""
+
+
+def test_markdown_notes(tmp_path: Path):
+    p = tmp_path / "notes.md"
+    p.write_text(MARKDOWN, "utf-8")
+    notes = parse_notes(p)
+    assert notes.title == "Episode 12: Posters from the hall"
+    assert [(c.start, c.title, c.speakers, c.kind) for c in notes.chapters] == [
+        (0.0, "Intro", [], "talk"),
+        (150.0, "Voyager poster session", ["Guanzhi Wang"], "poster"),
+        (750.0, "LLaVA: a chat with the authors", ["Haotian Liu", "Chunyuan Li"], "talk"),
+        (3723.0, "Something unrelated entirely", [], "talk"),
+        (4200.0, "Wrap-up", [], "talk"),
+    ]
+    assert [p.title for p in notes.papers] == [
+        "Voyager: An Open-Ended Embodied Agent with Large Language Models", "Visual Instruction Tuning"]
+    assert notes.papers[1].aliases == ["LLaVA"] and notes.papers[1].authors[-1] == "Yong Jae Lee"
+    assert "Our picks from day two." in notes.description and "Thanks for listening." in notes.description
+    assert "Intro" not in notes.description and "Voyager:" not in notes.description
+
+
+def test_apply_markdown_notes_links_and_unlinked(project, tmp_path: Path):
+    p = tmp_path / "notes.md"
+    p.write_text(MARKDOWN, "utf-8")
+    ep = apply_notes(project, "day-two", parse_notes(p))
+    assert ep.title == "Episode 12: Posters from the hall"
+    papers = project.content.load_papers()
+    by_title = {c.title: c for c in ep.chapters}
+    voyager = papers[by_title["Voyager poster session"].paper]
+    assert voyager.title.startswith("Voyager") and by_title["Voyager poster session"].kind == "poster"
+    assert papers[by_title["LLaVA: a chat with the authors"].paper].title == "Visual Instruction Tuning"
+    assert by_title["Intro"].paper is None and by_title["Something unrelated entirely"].paper is None
+    assert [c.end for c in ep.chapters] == [150.0, 750.0, 3723.0, 4200.0, None]
+    assert set(project.content.load_people()) == {"guanzhi-wang", "haotian-liu", "chunyuan-li"}
+
+
+def test_apply_dev_notes_after_catalog(project, seeds):
+    import_papers(project, [seeds / "paper-listing.txt", seeds / "research-highlights-blog.txt",
+                            seeds / "neurips-2023-day5-notes.txt"])
+    ep = apply_notes(project, "neurips-2023", parse_notes(seeds / DEV))
+    store = project.content
+    papers = store.load_papers()
+    links = [c.paper for c in ep.chapters]
+    assert all(links)
+    assert len(set(links)) == 5 and links[2] == links[3]  # the DPO talk and its poster session
+    titles = [papers[pid].title for pid in links]
+    assert titles[0].startswith("Distributed Representations of Words")
+    assert titles[1] == "Are Emergent Abilities of Large Language Models a Mirage?"
+    assert titles[2].startswith("Direct Preference Optimization")
+    assert titles[4] == "Scaling Data-Constrained Language Models"
+    assert titles[5].startswith("QLoRA") and links[5] == "2305.14314"
+    assert ep.chapters[3].kind == "poster" and ep.chapters[3].speakers == ["archit-sharma"]
+    assert all(c.source == "notes" for c in ep.chapters)
+    assert ep.papers == [links[0], links[1], links[2], links[4], links[5]]
+    assert store.load_people()["rylan-schaeffer"].name == "Rylan Schaeffer"
+    # stored and reloaded the same; each paper exists once
+    again = store.load_episode("neurips-2023")
+    assert [c.paper for c in again.chapters] == links and again.description.strip() == ep.description.strip()
+    for name in ("Direct Preference Optimization", "QLoRA", "Mamba:", "Visual Instruction Tuning", "Voyager:"):
+        assert sum(1 for p in papers.values() if p.title.startswith(name)) == 1, name
+    # importing the same notes again changes nothing
+    before = content_snapshot(store.root)
+    apply_notes(project, "neurips-2023", parse_notes(seeds / DEV))
+    assert content_snapshot(store.root) == before
+
+
+def test_notes_without_timestamps(tmp_path: Path):
+    p = tmp_path / "plain.md"
+    p.write_text("# A title\n\nJust a description, no chapters at 3 pm.\n", "utf-8")
+    with pytest.raises(InputError) as exc:
+        parse_notes(p)
+    assert exc.value.message == (f"{p}: no chapter timestamps found (expected lines like "
+                                 "'[0:15:28] Title (Speaker)' or '- 00:12:30 Title')")
