@@ -274,7 +274,7 @@ def read_papers(path: Path) -> list[Paper]:
         raise InputError(path, f"no papers found (read as {fmt})")
     for p in papers:
         p.sources = _union(p.sources, [path.name])
-    log.info("read %d papers from %s (%s)", len(papers), path, fmt)
+    log.debug("read %d papers from %s (%s)", len(papers), path, fmt)
     return papers
 
 

@@ -64,7 +64,7 @@ def read_transcript(path: Path, fmt: str | None = None) -> Transcript:
     if not transcript.utterances:
         raise InputError(path, f"no timed lines found (read as {fmt})")
     _check_times(path, transcript)
-    log.info("read %d utterances from %s (%s)", len(transcript.utterances), path, fmt)
+    log.debug("read %d utterances from %s (%s)", len(transcript.utterances), path, fmt)
     return transcript
 
 
