@@ -258,7 +258,9 @@ _BLOG_TITLE = re.compile(
     r"^(?P<title>\S.*?)\s*\(\s*(?P<url>https?://(?:www\.)?arxiv\.org/(?:abs|pdf)/[^\s,)]+)\s*"
     r"(?:,\s*(?P<date>\d{1,2} [A-Z][a-z]{2,8}\.? \d{4}))?\s*\)\s*$"
 )
-_PAPER_END = re.compile(r"\s*\[?\b(?:Paper|paper link|PDF)\]?\.?\s*$")
+# "... Paper." / "[Paper]" / "Paper | Code." : the link words a post ends each item with
+_PAPER_END = re.compile(r"(?:\s*[\[(]?\b(?:Paper|Paper link|PDF|arXiv|Code|Project page|Poster|Slides|Video)\b[\])]?"
+                        r"\s*[.|,/]?){1,4}\s*$")
 _TALK = re.compile(r"^(?:invited talk|keynote|panel|tutorial|opening remarks|closing remarks|test of time)\b", re.I)
 
 
@@ -307,7 +309,7 @@ def detect_format(path: Path, text: str) -> str:
         return "listing"
     if sum(1 for ln in lines if _BLOG_TITLE.match(ln.strip())) >= 1:
         return "blog"
-    if sum(1 for ln in lines if _PAPER_END.search(ln)) >= 1:
+    if any(re.search(r"\b(?:Paper|PDF|arXiv)\b[\])]?\s*[.|]?\s*$", ln) for ln in lines):
         return "daynotes"
     if head.startswith("- ") and re.search(r"^\s*-?\s*title\s*:", text, re.M):
         return "yaml"

@@ -142,6 +142,9 @@ def _segments(text: str) -> list[str]:
     (and a 'Timestamps' heading glued to the prose before it taken off)."""
     out: list[str] = []
     for line in text.split("\n"):
+        if len(re.findall(rf"\[{_TS}\]", line)) >= 2 and not _BULLET.search(line):
+            # "[0:01:19] Word2Vec (Jeff Dean)[0:15:28] Emergence..." without bullets
+            line = re.sub(rf"\s*(?=\[{_TS}\])", "* ", line)
         if _BULLET.search(line) and re.search(rf"\*\s+[\[(]?{_TS}", line):
             lead, *items = _BULLET.split(line)
             out.append(re.sub(r"(?:Timestamps|Chapters)\s*:?\s*$", "", lead, flags=re.I))
@@ -207,8 +210,11 @@ def _paper_header(item: str) -> tuple[Paper, str] | None:
         if dots and not aliases:
             authors = [a.strip() for a in dots.group(1).split("·") if a.strip()]
             rest = after[dots.end():]
+        years = [a for a in authors if re.fullmatch(r"(?:19|20)\d\d", a)]  # "(Schick et al., 2023)"
+        authors = [a for a in authors if a not in years]
         rest = re.sub(r"^\s*[.:;,]\s*", "", rest)
-        return Paper(id=slugify(title), title=title, authors=authors, aliases=aliases), rest
+        return Paper(id=slugify(title), title=title, authors=authors, aliases=aliases,
+                     date=years[0] if years else None), rest
     return None
 
 
@@ -270,6 +276,14 @@ def _core_words(title: str) -> list[str]:
     return [w for w in _WORD.findall(core) if w.lower() not in {"the", "a", "an", "of", "and", "on", "with", "for", "in"}]
 
 
+def _names_in(name: str, text: str) -> bool:
+    """Is the short name a whole word of ``text`` (case-sensitive for acronyms like "DPO")?"""
+    if len(name) < 3 or len(name.split()) > 3:
+        return False
+    flags = 0 if sum(ch.isupper() for ch in name) >= 2 else re.I
+    return re.search(rf"(?<![\w-]){re.escape(name)}(?![\w-])", text, flags) is not None
+
+
 def chapter_paper_score(chapter: NoteChapter, paper: Paper) -> float:
     """How sure we are that ``chapter`` is about ``paper`` (0 = no evidence; >= 2 links them).
 
@@ -283,8 +297,11 @@ def chapter_paper_score(chapter: NoteChapter, paper: Paper) -> float:
         return 0.0
     core = " ".join(words)
     text_score = 0.0
-    if any(norm_title(core) == norm_title(n) for n in short_names(paper)):
+    names = short_names(paper)
+    if any(norm_title(core) == norm_title(n) for n in names):
         text_score = 3.0
+    elif any(_names_in(n, chapter.title) for n in names):
+        text_score = 2.5  # "Chris Ré on Mamba and StripedHyena" -> Mamba
     else:
         title_stems = {_stem5(w) for w in _WORD.findall(paper.title + " " + " ".join(paper.aliases))}
         hits = sum(1 for w in words if _stem5(w) in title_stems)

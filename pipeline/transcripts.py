@@ -4,8 +4,9 @@ Formats (auto-detected, or named with ``fmt``):
 
 ``whispercpp``
     whisper.cpp's bracket lines ``[00:15:27.120 --> 00:15:31.320]   - My name is ...``. A leading
-    ``- `` marks a change of speaker; lines get turn labels ``T001``, ``T002``... so consecutive
-    lines of one turn share a ``speaker`` label (who is speaking is worked out later by alignment).
+    ``- `` (or ``>>``), or a ``[SPEAKER_TURN]`` at the end of the previous line (tinydiarize), marks a
+    change of speaker; lines get turn labels ``T001``, ``T002``... so consecutive lines of one turn
+    share a ``speaker`` label (who is speaking is worked out later by alignment).
 ``srt``
     SubRip, parsed with the ``srt`` package. A ``[SPEAKER_00]: `` or ``Name: `` prefix (as
     WhisperX and recap write it) becomes the speaker.
@@ -42,7 +43,9 @@ _BRACKET = re.compile(
     r"(\d{1,3}:\d{2}:\d{2}(?:[.,]\d{1,3})?|\d{1,2}:\d{2}(?:[.,]\d{1,3})?)\s*\]\s?(.*)$"
 )
 # whisper.cpp marks a new speaker with a leading "- " (sometimes "-Text"); "--" is a dash, "-5" a number.
-_TURN_MARK = re.compile(r"^-(?![-\d])\s*")
+_TURN_MARK = re.compile(r"^(?:-(?![-\d])|>>)\s*")
+# whisper.cpp with tinydiarize (-tdrz) ends a segment with [SPEAKER_TURN] when the next one is another voice
+_TURN_END = re.compile(r"\s*\[SPEAKER[ _]TURN\]\s*$", re.I)
 _SRT_TAGS = re.compile(r"</?(?:i|b|u|s|font)(?:\s[^<>]*)?>|\{\\an?\d+\}", re.I)  # <i>, <font color=..>, {\an8}
 _SRT_TIME = re.compile(r"^\s*\d+:\d{2}:\d{2},\d{1,3}\s*-->", re.M)
 # Sound descriptions that are not speech: "(upbeat music)", "[MUSIC]", "*applause*", "♪♪".
@@ -118,6 +121,7 @@ def _flags(text: str) -> list[str]:
 def _read_whispercpp(path: Path, text: str) -> Transcript:
     utterances: list[Utterance] = []
     turn = 0
+    turn_next = False
     for lineno, line in enumerate(text.splitlines(), 1):
         if not line.strip():
             continue
@@ -126,9 +130,11 @@ def _read_whispercpp(path: Path, text: str) -> Transcript:
             raise InputError(path, f"line {lineno} is not a [start --> end] transcript line: {line.strip()[:60]!r}")
         start, end, body = parse_timestamp(m.group(1)), parse_timestamp(m.group(2)), m.group(3).strip()
         change = _TURN_MARK.match(body)
-        changed = change is not None
-        if changed:
+        changed = change is not None or turn_next
+        if change is not None:
             body = body[change.end():].strip()
+        turn_next = bool(_TURN_END.search(body))
+        body = _TURN_END.sub("", body)
         if changed or turn == 0:
             turn += 1
         utterances.append(Utterance(start=start, end=end, text=body, speaker=f"T{turn:03d}", flags=_flags(body)))
