@@ -330,31 +330,35 @@ class _Entry:
 
 
 def _read_listing(path: Path, text: str) -> list[Paper]:
-    lines = text.split("\n")
+    # an abstract may start on its "Summary:" line: give it a line of its own (keeping line numbers)
+    lines: list[str] = []
+    numbers: list[int] = []
+    for n, line in enumerate(text.split("\n"), 1):
+        sm = _SUMMARY.match(line)
+        if sm and sm.group("rest").strip():
+            lines += ["Summary:", sm.group("rest")]
+            numbers += [n, n]
+        else:
+            lines.append(line)
+            numbers.append(n)
     entries: list[_Entry] = []
-    preamble: list[str] = []
     i = 0
     while i < len(lines):
         line = lines[i]
         m = _DATE_LINE.match(line)
         nxt = next((j for j in range(i + 1, len(lines)) if lines[j].strip()), None)
         if m and nxt is not None and _SUMMARY.match(lines[nxt]):
-            entries.append(_Entry(head=m.group("body"), date=m.group("date"), line=i + 1))
-            rest = _SUMMARY.match(lines[nxt]).group("rest").strip()
-            if rest:
-                entries[-1].abstract_lines.append(rest)
+            entries.append(_Entry(head=m.group("body"), date=m.group("date"), line=numbers[i]))
             i = nxt + 1
             continue
         if _SUMMARY.match(line):
-            raise InputError(path, f"line {i + 1}: 'Summary:' without a 'title authors date' line before it "
+            raise InputError(path, f"line {numbers[i]}: 'Summary:' without a 'title authors date' line before it "
                                    "(truncated entry?)")
         if m and entries:
-            raise InputError(path, f"line {i + 1}: entry has no 'Summary:' line after its title, authors and date "
-                                   "(truncated entry?)")
+            raise InputError(path, f"line {numbers[i]}: entry has no 'Summary:' line after its title, authors and "
+                                   "date (truncated entry?)")
         if entries:
             entries[-1].abstract_lines.append(line)
-        elif line.strip():
-            preamble.append(line)
         i += 1
     if not entries:
         raise InputError(path, "no 'title authors date' + 'Summary:' entries found")
@@ -409,11 +413,13 @@ class _Lexicon:
     english: set[str]
     name_tokens: set[str]
     counts: dict[str, int]
+    words: int = 0  # distinct lower-case words seen: below ~2,000 the word statistics prove little
 
     @classmethod
     def build(cls, text: str, heads: list[str]) -> _Lexicon:
         english: set[str] = set()
-        for w in set(re.findall(r"\b[a-z][a-z'-]+\b", text)):
+        lower = set(re.findall(r"\b[a-z][a-z'-]+\b", text))
+        for w in lower:
             english.add(w)
             english.update(f"{w[:n]}*" for n in range(5, len(w)))
         names: set[str] = set()
@@ -424,7 +430,7 @@ class _Lexicon:
         counts: dict[str, int] = {}
         for w in re.findall(r"[\w'-]+", text):
             counts[w] = counts.get(w, 0) + 1
-        return cls(english, names, counts)
+        return cls(english, names, counts, len(lower))
 
     def is_english(self, word: str) -> bool:
         w = word.lower().strip(".,;:")
@@ -476,7 +482,8 @@ def _split_authors(head: str, lex: _Lexicon, abstract: str) -> tuple[str, list[s
     author's name is the end of the leftmost piece: its last two words, widened over initials and
     particles ("Theodore R. Sumers", "Nando de Freitas") and over a third capitalised word that is
     no English word, is not used by this paper's abstract, and is either a given name seen in the
-    author lists or a word seen nowhere else in the listing ("Qitian Jason Hu").
+    author lists or (in a listing large enough for word counts to mean something) a word seen
+    nowhere else ("Qitian Jason Hu"). Otherwise two words: most names have two.
     """
     pieces = [p.strip() for p in head.split(",")]
     authors_rev: list[str] = []
@@ -495,7 +502,7 @@ def _split_authors(head: str, lex: _Lexicon, abstract: str) -> tuple[str, list[s
             continue
         if (n < 3 and _name_token(cand) and cand not in _PARTICLES and not _INITIAL.match(cand)
                 and not lex.is_english(cand) and not _NOUN_SUFFIX.search(cand) and cand.lower() not in abstract_words
-                and (cand in lex.name_tokens or lex.counts.get(cand, 0) <= 1)):
+                and (cand in lex.name_tokens or (lex.counts.get(cand, 0) <= 1 and lex.words >= 2000))):
             n += 1
             continue
         break

@@ -266,3 +266,28 @@ def test_import_papers_writes_nothing_when_one_file_is_bad(project, seeds, tmp_p
     assert again.added == [] and again.updated == [] and again.total == 31
     stored = project.content.load_papers()
     assert stored["2305.18290"].notes[0].source == "research-highlights-blog.txt"
+
+
+SYNTHETIC = """Sort by updated
+3D-Mixer: Mixing Points for Fun Alice Zhang, Bob O'Neil 2024-01-02 03:04:05
+Summary:
+We mix points. It works in 3D.mPLUG-Tiny: Small Multimodal Models Carla de la Cruz, Deng Xiao Ming 2024-01-01 00:00:00
+Summary: Tiny models are small. Code is at https://github.com/example/mplug-tinyGraphs Are All You Need Someone Single 2023-12-31 23:59:59
+Summary:
+Graphs are needed for 12.5% of tasks. We show gains of 3.2 points over the baseline of 42.0
+"""
+
+
+def test_listing_generalises(tmp_path: Path):
+    """Invented entries with the hard seams: a title starting with a digit after a sentence, a
+    lower-case title start (mPLUG), an abstract ending in a URL without a period, the abstract on
+    the Summary line, a three-word first author with particles, a number ending the last abstract."""
+    p = tmp_path / "list.txt"
+    p.write_text(SYNTHETIC, "utf-8")
+    a, b, c = read_papers(p)
+    assert (a.title, a.authors, a.abstract) == ("3D-Mixer: Mixing Points for Fun", ["Alice Zhang", "Bob O'Neil"],
+                                                "We mix points. It works in 3D.")
+    assert (b.title, b.authors) == ("mPLUG-Tiny: Small Multimodal Models", ["Carla de la Cruz", "Deng Xiao Ming"])
+    assert b.abstract == "Tiny models are small. Code is at https://github.com/example/mplug-tiny"
+    assert (c.title, c.authors, c.date) == ("Graphs Are All You Need", ["Someone Single"], "2023-12-31T23:59:59")
+    assert c.abstract.endswith("baseline of 42.0")

@@ -153,3 +153,16 @@ def test_notes_without_timestamps(tmp_path: Path):
         parse_notes(p)
     assert exc.value.message == (f"{p}: no chapter timestamps found (expected lines like "
                                  "'[0:15:28] Title (Speaker)' or '- 00:12:30 Title')")
+
+
+def test_short_name_inside_a_chapter_title():
+    from pipeline.models import Paper
+    from pipeline.notes import NoteChapter, link_chapters
+
+    mamba = Paper(id="mamba", title="Mamba: Linear-Time Sequence Modeling with Selective State Spaces",
+                  authors=["Albert Gu", "Tri Dao"])
+    dpo = Paper(id="dpo", title="Direct Preference Optimization: Your Language Model is Secretly a Reward Model")
+    chapters = [NoteChapter(0, "Chris Ré on Mamba and StripedHyena", ["Chris Ré"]),
+                NoteChapter(60, "DPO vs Mamba"),  # two papers named: ambiguous, left unlinked
+                NoteChapter(90, "Closing thoughts")]
+    assert link_chapters(chapters, [mamba, dpo]) == ["mamba", None, None]

@@ -144,3 +144,15 @@ def test_bad_transcripts(tmp_path: Path, content: bytes, message: str):
     with pytest.raises(InputError) as exc:
         read_transcript(p)
     assert exc.value.message == f"{p}: {message}"
+
+
+def test_whispercpp_turn_markers(tmp_path: Path):
+    p = tmp_path / "tdrz.txt"
+    p.write_text("[00:00:00.000 --> 00:00:01.000]   Hello there. [SPEAKER_TURN]\n"
+                 "[00:00:01.000 --> 00:00:02.000]   Hi!\n"
+                 "[00:00:02.000 --> 00:00:03.000]   How are you?\n"
+                 "[00:00:03.000 --> 00:00:04.000]  >> Fine.\n"
+                 "[00:00:04.000 --> 00:00:05.000]   -- and you\n", "utf-8")
+    t = read_transcript(p)
+    assert [(u.speaker, u.text) for u in t.utterances] == [
+        ("T001", "Hello there."), ("T002", "Hi!"), ("T002", "How are you?"), ("T003", "Fine."), ("T003", "-- and you")]
