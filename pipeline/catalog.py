@@ -379,7 +379,7 @@ def _read_listing(path: Path, text: str) -> list[Paper]:
             # the previous abstract ends on this entry's line, glued to this title: split the seam
             prev = entries[k - 1]
             glued = "\n".join(ln for ln in prev.abstract_lines if ln.strip())
-            abstract, title = _split_glued((glued + "\n" if glued else "") + before, own[k])
+            abstract, title = _split_glued((glued + "\n" if glued else "") + before, own[k], lex)
             papers[-1].abstract = " ".join(abstract.split())
             if not papers[-1].abstract:
                 raise InputError(path, f"line {prev.line}: entry {papers[-1].title!r} has an empty abstract "
@@ -440,7 +440,7 @@ class _Lexicon:
         forms = {w, w[:-1] if w.endswith("s") else w, w[:-2] if w.endswith("es") else w}
         if any(f in self.english for f in forms):
             return True
-        return len(w) >= 7 and f"{w[:max(5, min(len(w) - 3, 8))]}*" in self.english
+        return len(w) >= 7 and f"{w[:max(5, min(len(w) - 3, 7))]}*" in self.english
 
 
 _PARTICLES = {"de", "da", "di", "del", "della", "der", "den", "van", "von", "le", "la", "du", "dos", "das",
@@ -513,7 +513,7 @@ def _split_authors(head: str, lex: _Lexicon, abstract: str) -> tuple[str, list[s
 
 
 _SENT_END = re.compile(r"(?<=[.!?])[\"'’”)\]]*(?=\S)")
-_GLUED_CAPS = re.compile(r"(?<=[a-z0-9])(?=[A-Z])|(?<=[A-Z])(?=[A-Z][a-z]{2,})")
+_GLUED_CAPS = re.compile(r"(?<=[a-z0-9])(?=[A-Z])|(?<=[A-Z])(?=[A-Z][a-z]{2,})|(?<=[)\]}])(?=[A-Z0-9])")
 
 
 def _plausible_title(title: str) -> bool:
@@ -525,16 +525,18 @@ def _plausible_title(title: str) -> bool:
     return True
 
 
-def _split_glued(text: str, own_abstract: str = "") -> tuple[str, str]:
+def _split_glued(text: str, own_abstract: str = "", lex: _Lexicon | None = None) -> tuple[str, str]:
     """Split '<abstract><title authors>' where the title follows the abstract with no separator.
 
     Candidate seams, strongest first: a line break; sentence-final punctuation directly followed by
     a non-space ("MLPs.AutoCodeRover", "ATLAS.Scaling", "+2.66%).Tamil" but not "3.5" or "e.g.,");
     then, only when no such seam leaves a plausible title, a word glued to a capitalised word
     ("smaller LMsSystem 2 Attention", "S-LoRASimplifying", "yarnAI Alignment"). The strong seam
-    nearest the end wins, since a title rarely contains one; among weak seams (which titles do
-    contain: "GitHub", "LLaMA") the last one whose first word the paper's own abstract uses as a
-    whole word, else the last one.
+    nearest the end wins, since a title rarely contains one. Weak seams (which titles do contain:
+    "GitHub", "LLaMA") are looked for in the glued word only: the last one whose first word the
+    paper's own abstract uses as a whole word ("Orca" in "LLaMAOrca"), else one after a closing
+    bracket ("}GraphMix"), else one starting an English word ("S-LoRASimplifying"), else the first
+    ("dspyTimeGPT-1").
     """
     strong = _strong_seams(text)
     for i in range(1, len(text)):
@@ -546,12 +548,24 @@ def _split_glued(text: str, own_abstract: str = "") -> tuple[str, str]:
             return text[:i], title
     weak = [i for i in sorted({m.start() for m in _GLUED_CAPS.finditer(text)}, reverse=True)
             if _plausible_title(text[i:]) and text[:i].strip()]
-    for i in weak:
-        first = re.match(r"[A-Za-z][A-Za-z0-9]*", text[i:])
-        if first and re.search(r"(?<![\w-])" + re.escape(first.group()) + r"(?![\w])", own_abstract):
-            return text[:i], text[i:]
     if weak:
-        return text[:weak[0]], text[weak[0]:]
+        # the seam is inside the glued word ("discrim-evalLLMLingua:"): look only there
+        token_start = text.rfind(" ", 0, weak[0]) + 1
+        weak = [i for i in weak if i >= token_start]
+        weak = [i for i in weak if not re.search(r"[/\\{}]", text[i:].split(" ", 1)[0])] or weak
+        firsts = {i: re.match(r"[A-Za-z][A-Za-z0-9]*", text[i:]) for i in weak}
+        for i in weak:
+            first = firsts[i]
+            if first and re.search(r"(?<![\w-])" + re.escape(first.group()) + r"(?![\w])", own_abstract):
+                return text[:i], text[i:]
+        for i in weak:
+            if text[i - 1] in ")]}":  # "...\url{...}GraphMix", "(see Fig. 2)Deep"
+                return text[:i], text[i:]
+        if lex is not None:
+            for i in weak:
+                if firsts[i] and lex.is_english(firsts[i].group()):  # "S-LoRASimplifying"
+                    return text[:i], text[i:]
+        return text[:weak[-1]], text[weak[-1]:]  # the earliest: abstracts end in lower case or URLs
     # no seam at all: the abstract is empty or the title starts the line
     return "", text
 

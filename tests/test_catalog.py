@@ -65,6 +65,8 @@ EXPECTED = [
     (23, "A decoder-only foundation model for time-series forecasting", 4, "Abhimanyu Das", "Yichen Zhou", "2024-02-04", "Motivated by recent advances", "and temporal granularities."),
     (66, "Eureka: Human-Level Reward Design via Coding Large Language Models", 9, "Yecheng Jason Ma", "Anima Anandkumar", "2023-10-19", "Large Language Models (LLMs)", "at rapid speed."),
     (50, "Orca 2: Teaching Small Language Models How to Reason", 15, "Arindam Mitra", "Ahmed Awadallah", "2023-11-21", "Orca 1 learns from", "of smaller LMs"),
+    (40, "Characterizing Large Language Model Geometry Solves Toxicity Detection and Generation", 3, "Randall Balestriero", "Sarath Shekkizhar", "2023-12-11", "Large Language Models~(LLMs) drive", "Code: \\url{https://github.com/RandallBalestriero/SplineLLM}."),
+    (81, "The Troubling Emergence of Hallucination in Large Language Models -- An Extensive Definition, Quantification, and Prescriptive Remediations", 8, "Vipula Rawte", "Amitava Das", "2023-10-08", "The recent advancements in", "for mitigating hallucinations."),
     (82, "DSPy: Compiling Declarative Language Model Calls into Self-Improving Pipelines", 13, "Omar Khattab", "Christopher Potts", "2023-10-05", "The ML community is", "available at https://github.com/stanfordnlp/dspy"),
 ]
 
@@ -291,3 +293,17 @@ def test_listing_generalises(tmp_path: Path):
     assert b.abstract == "Tiny models are small. Code is at https://github.com/example/mplug-tiny"
     assert (c.title, c.authors, c.date) == ("Graphs Are All You Need", ["Someone Single"], "2023-12-31T23:59:59")
     assert c.abstract.endswith("baseline of 42.0")
+
+
+@pytest.mark.parametrize(("glued", "own", "abstract_end", "title"), [
+    ("We test it (see Fig. 2)Deep Nets Are Cool", "", "(see Fig. 2)", "Deep Nets Are Cool"),
+    ("Code at \\url{https://x.io/a}GraphMix: Mixing Graphs", "", "x.io/a}", "GraphMix: Mixing Graphs"),
+    ("we fine-tune LLaMAOrca: Progressive Learning", "Orca learns to reason", "LLaMA", "Orca: Progressive Learning"),
+    ("see https://github.com/example/repoTimeGPT-1", "", "/repo", "TimeGPT-1"),
+    ("It helps.“Do As I Say”: Grounding Language", "", "helps.", "“Do As I Say”: Grounding Language"),
+])
+def test_seams(glued, own, abstract_end, title):
+    from pipeline.catalog import _split_glued
+
+    abstract, found = _split_glued(glued, own)
+    assert abstract.endswith(abstract_end) and found == title
