@@ -91,9 +91,12 @@ def _numbers(title: str) -> set[str]:
 
 
 def short_names(paper: Paper) -> list[str]:
-    """Names a paper goes by: its aliases, the part before a title's colon when short ("QLoRA"),
-    and the acronym of that part ("Direct Preference Optimization" -> "DPO")."""
+    """Names a paper goes by: its aliases, an acronym in parentheses in its title, the part before
+    a title's colon when short ("QLoRA"), and the acronym of that part ("Direct Preference
+    Optimization" -> "DPO")."""
     names = list(paper.aliases)
+    # an acronym the title spells out in parentheses: "Self-Taught Optimizer (STOP): ..."
+    names += re.findall(r"\(([A-Z][A-Za-z0-9-]*[A-Z][A-Za-z0-9-]*)\)", paper.title)
     head = paper.title.split(":", 1)[0].strip() if ":" in paper.title else ""
     if head and len(head) <= 40:
         if len(head.split()) <= 2:

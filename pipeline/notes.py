@@ -53,8 +53,8 @@ _CHAPTER = re.compile(
     rf"\s*[-–—:|]?\s*(?P<title>\S.*)$"
 )
 _PAPERS_HEADING = re.compile(
-    r"(?:^|(?<=[\s)\].!?]))#{0,6}\s*(?:\*\*)?(?P<h>Papers(?: covered| discussed| mentioned| referenced)?|"
-    r"References|Reading list)(?:\*\*)?\s*:?\s*(?=\n|\*\s|-\s|$)",
+    r"(?:^|(?<=\n)|(?<=[)\].!?]))[ \t]*#{0,6}[ \t]*(?:\*\*)?(?P<h>Papers(?: covered| discussed| mentioned| referenced)?|"
+    r"References|Reading list)[ \t]*:?[ \t]*(?:\*\*)?[ \t]*:?\s*(?=\n|\*\s|-\s|$)",
     re.I,
 )
 _OTHER_HEADING = re.compile(r"^\s*#{1,6}\s+\S|^\s*(?:Timestamps|Chapters|Links|Show notes|Credits)\s*:?\s*$", re.I)

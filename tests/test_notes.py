@@ -166,3 +166,38 @@ def test_short_name_inside_a_chapter_title():
                 NoteChapter(60, "DPO vs Mamba"),  # two papers named: ambiguous, left unlinked
                 NoteChapter(90, "Closing thoughts")]
     assert link_chapters(chapters, [mamba, dpo]) == ["mamba", None, None]
+
+
+def test_markdown_variants(tmp_path: Path):
+    """Bold headings, a prose line ending in "papers", an (Author et al., year) header, an
+    acronym in parentheses, a chapter with no speakers and a '*' inside its title."""
+    from pipeline.catalog import find_paper
+    from pipeline.notes import link_chapters
+
+    p = tmp_path / "ep3.md"
+    p.write_text("""Ep 3
+
+We covered three papers
+and more.
+
+[0:00:10] Intro
+[0:05:00] Invited talk: Chris Ré - Systems for FM (Chris Ré)
+[0:20:00] Q* rumours
+[0:30:00] STOP poster (Eric Zelikman, Eliana Lorch)
+
+**Papers covered:**
+- Self-Taught Optimizer (STOP): Recursively Self-Improving Code Generation (Zelikman et al., 2023). We made up this sentence to stand in for an abstract long enough to be taken as the abstract here.
+- Toolformer: Language Models Can Teach Themselves to Use Tools (Schick et al.)
+""", "utf-8")
+    n = parse_notes(p)
+    assert [(c.start, c.speakers, c.kind) for c in n.chapters] == [
+        (10.0, [], "talk"), (300.0, ["Chris Ré"], "talk"), (1200.0, [], "talk"),
+        (1800.0, ["Eric Zelikman", "Eliana Lorch"], "poster")]
+    assert n.chapters[2].title == "Q* rumours"
+    stop, toolformer = n.papers
+    assert stop.title.startswith("Self-Taught Optimizer (STOP): Recursively") and stop.date == "2023"
+    assert stop.authors == ["Zelikman et al."] and stop.abstract.startswith("We made up")
+    assert toolformer.authors == ["Schick et al."] and not toolformer.abstract
+    assert n.description == "We covered three papers\nand more."
+    assert link_chapters(n.chapters, n.papers) == [None, None, None, stop.id]
+    assert find_paper({stop.id: stop}, "STOP") is stop
