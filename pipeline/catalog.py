@@ -7,8 +7,9 @@ Readers (auto-detected by :func:`read_papers`):
     line, ``Summary:`` and the abstract after it. The next entry's title is glued to the end of the
     previous abstract with no separator; :func:`_split_glued` finds the seam (see there).
 ``blog``
-    ``Title (https://arxiv.org/abs/NNNN.NNNNN, D Mon YYYY)`` lines, each followed by a commentary
-    paragraph (kept as a :class:`PaperNote`). Other lines (section headings, footers) are not papers.
+    ``Title (https://arxiv.org/abs/NNNN.NNNNN, D Mon YYYY)`` lines (any paper URL; dates also as
+    ``Mon D, YYYY`` or ``YYYY-MM-DD``), each followed by a commentary paragraph (kept as a
+    :class:`PaperNote`). Other lines (section headings, footers) are not papers.
 ``daynotes``
     Conference-day posts: one item per paragraph, ``Title. A few sentences... Paper.``. Items whose
     title names a talk ("Invited Talk: ...", "Keynote", "Panel", "Tutorial") are not papers.
@@ -258,8 +259,10 @@ def merge_papers(existing: Mapping[str, Paper], new: Iterable[Paper]) -> dict[st
 _DATE_LINE = re.compile(r"^(?P<body>.*\S)\s+(?P<date>\d{4}-\d{2}-\d{2}(?:[ T]\d{2}:\d{2}(?::\d{2})?)?)\s*$")
 _SUMMARY = re.compile(r"^\s*(?:Summary|Abstract)\s*:\s*(?P<rest>.*)$", re.I)
 _BLOG_TITLE = re.compile(
-    r"^(?P<title>\S.*?)\s*\(\s*(?P<url>https?://(?:www\.)?arxiv\.org/(?:abs|pdf)/[^\s,)]+)\s*"
-    r"(?:,\s*(?P<date>\d{1,2} [A-Z][a-z]{2,8}\.? \d{4}))?\s*\)\s*$"
+    r"^(?P<title>\S.*?)\s*\(\s*(?P<url>(?:https?://)?(?:www\.)?(?:arxiv\.org/(?:abs|pdf)/[^\s,)]+"
+    r"|(?:https?://)\S+?))\s*"
+    r"(?:,\s*(?P<date>\d{1,2} [A-Z][a-z]{2,8}\.? \d{4}|[A-Z][a-z]{2,8}\.? \d{1,2},? \d{4}|\d{4}-\d\d-\d\d))?"
+    r"\s*\)\s*$"
 )
 # "... Paper." / "[Paper]" / "Paper | Code." : the link words a post ends each item with
 _PAPER_END = re.compile(r"(?:\s*[\[(]?\b(?:Paper|Paper link|PDF|arXiv|Code|Project page|Poster|Slides|Video)\b[\])]?"
@@ -606,7 +609,10 @@ _MONTHS.update({m.lower(): i for i, m in enumerate(calendar.month_name) if m})
 def _blog_date(text: str | None) -> str | None:
     if not text:
         return None
-    day, month, year = text.replace(".", "").split()
+    if re.fullmatch(r"\d{4}-\d\d-\d\d", text):
+        return text
+    parts = text.replace(".", "").replace(",", "").split()
+    day, month, year = parts if parts[0].isdigit() else (parts[1], parts[0], parts[2])  # "29 May 2023" / "May 29, 2023"
     mon = _MONTHS.get(month.lower()) or _MONTHS.get(month[:3].lower())
     return f"{int(year):04d}-{mon:02d}-{int(day):02d}" if mon else None
 
@@ -626,17 +632,20 @@ def _read_blog(path: Path, text: str) -> list[Paper]:
             continue
         arxiv = normalize_arxiv(m.group("url"))
         title = m.group("title").strip()
+        url = m.group("url") if "://" in m.group("url") else "https://" + m.group("url")
         paper = Paper(id=paper_id(title, arxiv), title=title, arxiv=arxiv,
-                      url=f"https://arxiv.org/abs/{arxiv}" if arxiv else m.group("url"),
+                      url=f"https://arxiv.org/abs/{arxiv}" if arxiv else url,
                       date=_blog_date(m.group("date")))
         while i < len(lines) and not lines[i]:
             i += 1
         note: list[str] = []
-        while i < len(lines) and lines[i] and not _BLOG_TITLE.match(lines[i]) and _is_paragraph(lines[i]):
+        while i < len(lines) and lines[i] and not _BLOG_TITLE.match(lines[i]):
             note.append(lines[i])
             i += 1
             if not blank_separated:
                 break
+        if note and not _is_paragraph(" ".join(note)):
+            note = []  # a heading, not commentary
         if note:
             paper.notes.append(PaperNote(source=path.name, text=" ".join(note), url=paper.url))
         papers.append(paper)

@@ -307,3 +307,16 @@ def test_seams(glued, own, abstract_end, title):
 
     abstract, found = _split_glued(glued, own)
     assert abstract.endswith(abstract_end) and found == title
+
+
+def test_blog_variants(tmp_path: Path):
+    p = tmp_path / "post.md"
+    p.write_text("My picks\n\nA Made-Up Paper (arxiv.org/abs/2401.01234v2, Jan 5, 2024)\n\n"
+                 "We liked it because it is made up and short enough for a test case here.\n\n"
+                 "Another One (https://openreview.net/forum?id=abc, 2023-12-10)\n\n"
+                 "A second commentary paragraph that spans\ntwo lines of text in this post.\n\nThanks for reading!\n",
+                 "utf-8")
+    a, b = read_papers(p)
+    assert (a.id, a.arxiv, a.date, a.url) == ("2401.01234", "2401.01234", "2024-01-05", "https://arxiv.org/abs/2401.01234")
+    assert (b.id, b.arxiv, b.date, b.url) == ("another-one", None, "2023-12-10", "https://openreview.net/forum?id=abc")
+    assert b.notes[0].text == "A second commentary paragraph that spans two lines of text in this post."
