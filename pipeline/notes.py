@@ -96,12 +96,16 @@ def _read_text(path: Path) -> str:
 
 
 def parse_notes_text(text: str, source: str = "show notes") -> ShowNotes:
+    """Parse show notes given as text (see the module docstring); ``source`` names them in notes."""
     lines = text.split("\n")
     title = None
     first = next((i for i, ln in enumerate(lines) if ln.strip()), None)
     if first is not None:
-        cand = lines[first].strip().lstrip("#").strip()
-        if len(cand) <= 150 and not _CHAPTER.match(lines[first]) and not _BULLET.search(cand):
+        line = lines[first].strip()
+        cand = line.lstrip("#").strip()
+        alone = first + 1 >= len(lines) or not lines[first + 1].strip()
+        heading = line.startswith("#") or (alone and len(cand) <= 120 and not cand.endswith((".", "!", "?", ":")))
+        if heading and cand and not _CHAPTER.match(line) and not _BULLET.search(cand):
             title = cand
             lines = lines[first + 1:]
     body = "\n".join(lines)

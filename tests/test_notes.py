@@ -201,3 +201,12 @@ and more.
     assert n.description == "We covered three papers\nand more."
     assert link_chapters(n.chapters, n.papers) == [None, None, None, stop.id]
     assert find_paper({stop.id: stop}, "STOP") is stop
+
+
+def test_first_line_is_a_title_only_when_it_looks_like_one():
+    from pipeline.notes import parse_notes_text
+
+    n = parse_notes_text("This week we talk about posters.\n- 00:00 Intro\n- 05:00 Main\n")
+    assert n.title is None and n.description == "This week we talk about posters."
+    assert [c.title for c in n.chapters] == ["Intro", "Main"]
+    assert parse_notes_text("Episode 4\n\n00:00 Intro\n").title == "Episode 4"
