@@ -176,11 +176,11 @@ def _read_srt(path: Path, text: str) -> Transcript:
 # -- WebVTT ---------------------------------------------------------------------------------------
 def _read_vtt(path: Path, text: str) -> Transcript:
     import webvtt
-    from webvtt.errors import MalformedFileError
+    from webvtt.errors import MalformedCaptionError, MalformedFileError
 
     try:
         captions = list(webvtt.from_string(text))
-    except (MalformedFileError, ValueError) as exc:
+    except (MalformedFileError, MalformedCaptionError, ValueError) as exc:
         raise InputError(path, f"not valid WebVTT ({exc})") from None
     utterances = []
     for cap in captions:
