@@ -280,6 +280,12 @@ def _core_words(title: str) -> list[str]:
     return [w for w in _WORD.findall(core) if w.lower() not in {"the", "a", "an", "of", "and", "on", "with", "for", "in"}]
 
 
+# words too common in abstracts to tie a chapter to one paper by themselves
+_GENERIC = {"model", "models", "language", "languages", "large", "learning", "neural", "network", "networks",
+            "training", "paper", "papers", "method", "methods", "results", "tasks", "performance", "data",
+            "approach", "systems", "system", "scaling", "deep", "better", "human", "agents", "small"}
+
+
 def _names_in(name: str, text: str) -> bool:
     """Is the short name a whole word of ``text`` (case-sensitive for acronyms like "DPO")?"""
     if len(name) < 3 or len(name.split()) > 3:
@@ -312,7 +318,8 @@ def chapter_paper_score(chapter: NoteChapter, paper: Paper) -> float:
         if hits:
             text_score = 3.0 * hits / len(words)
         abstract = paper.abstract.lower()
-        rare = [w for w in words if len(w) >= 6 and re.search(rf"{re.escape(w.lower())}", abstract)]
+        rare = [w for w in words if (len(w) >= 5 or re.search(r"[A-Z].*[A-Z]|\d", w))
+                and w.lower() not in _GENERIC and re.search(rf"{re.escape(w.lower())}", abstract)]
         if rare and text_score < 2.0:
             text_score = max(text_score, 1.0 + len(rare) / len(words))
     if text_score == 0.0:

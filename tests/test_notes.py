@@ -210,3 +210,23 @@ def test_first_line_is_a_title_only_when_it_looks_like_one():
     assert n.title is None and n.description == "This week we talk about posters."
     assert [c.title for c in n.chapters] == ["Intro", "Main"]
     assert parse_notes_text("Episode 4\n\n00:00 Intro\n").title == "Episode 4"
+
+
+def test_links_by_title_words_abstract_and_short_names():
+    """Chapter titles as hosts write them; abstracts here are made up for the test."""
+    from pipeline.models import Paper
+    from pipeline.notes import NoteChapter, link_chapters
+
+    papers = [
+        Paper(id="llava", title="Visual Instruction Tuning", authors=["Liu et al."],
+              abstract="We present LLaVA, a large multimodal model trained end to end."),
+        Paper(id="tot", title="Tree of Thoughts: Deliberate Problem Solving with Large Language Models"),
+        Paper(id="mamba", title="Mamba: Linear-Time Sequence Modeling with Selective State Spaces",
+              abstract="Structured state space models (SSMs) are fast."),
+        Paper(id="cog", title="Evaluating Cognitive Maps and Planning in Large Language Models with CogEval"),
+        Paper(id="dc", title="DataComp: In search of the next generation of multimodal datasets"),
+    ]
+    chapters = [NoteChapter(0, "LLaVA", ["Haotian Liu"]), NoteChapter(1, "LLaVA Poster Session"),
+                NoteChapter(2, "Tree of Thought"), NoteChapter(3, "CogEval"), NoteChapter(4, "State Space Models"),
+                NoteChapter(5, "DataComp Poster Session"), NoteChapter(6, "Large Language Models panel")]
+    assert link_chapters(chapters, papers) == ["llava", "llava", "tot", "cog", "mamba", "dc", None]
