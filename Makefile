@@ -34,7 +34,7 @@ $(STAMP): pyproject.toml Makefile
 	$(PIP) install -q --upgrade pip
 	# CPU build of torch first, or a dependency pulls a multi-GB CUDA build.
 	$(PIP) install -q "torch==2.13.0"
-	$(PIP) install -q -e ".[nlp,embedded,test]"
+	$(PIP) install -q -e ".[nlp,embedded,test,ray]"
 	# resemblyzer ships its speaker encoder; its webrtcvad pin is replaced by webrtcvad-wheels.
 	$(PIP) install -q --no-deps "resemblyzer==0.1.4"
 	touch $(STAMP)
