@@ -143,10 +143,30 @@ def papers_import(project: Project, files: tuple[Path, ...]) -> None:
     click.echo(import_papers(project, files).summary())
 
 
+# -- summaries (pipeline.summarize) --
+@main.command("summarize")
+@click.argument("slug")
+@click.option("--backend", type=click.Choice(["extractive", "llm"]), help="Default: [summaries] backend.")
+@click.option("--url", help="OpenAI-compatible endpoint for --backend llm, e.g. http://127.0.0.1:8080/v1.")
+@click.option("--model", help="Model name the endpoint serves (--backend llm).")
+@click.option("--max-words", type=click.IntRange(10, 1000), help="Words per chapter summary (default 80).")
+@pass_project
+def summarize_cmd(project: Project, slug: str, backend: str | None, url: str | None, model: str | None,
+                  max_words: int | None) -> None:
+    """Summarize each chapter of an episode and the episode, every sentence with its timestamp."""
+    from .summarize import SummaryOptions, run_summarize
+
+    opts = SummaryOptions.from_config(project.config.summaries, backend=backend, url=url, model=model,
+                                      max_words=max_words)
+    click.echo(run_summarize(project, slug, opts).describe())
+
+
 @main.command("export")
 @click.argument("slug")
-@click.option("--format", "fmt", required=True, type=click.Choice(["chapters", "vtt", "srt", "json", "rttm"]),
-              help="chapters: Podcasting 2.0 JSON chapters; vtt/srt/json/rttm: the transcript.")
+@click.option("--format", "fmt", required=True,
+              type=click.Choice(["chapters", "vtt", "srt", "json", "rttm", "summaries"]),
+              help="chapters: Podcasting 2.0 JSON chapters; vtt/srt/json/rttm: the transcript; "
+                   "summaries: chapter and episode summaries with their timestamps (JSON).")
 @click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path),
               help="Write to this file instead of standard output.")
 @pass_project

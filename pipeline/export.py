@@ -139,7 +139,7 @@ def _poster_for(episode: Episode, paper: str, start: float, posters: Mapping[str
 
 EXPORTERS = {"vtt": to_vtt, "srt": to_srt, "json": to_json, "rttm": to_rttm}
 
-FORMATS = ("chapters", "vtt", "srt", "json", "rttm")
+FORMATS = ("chapters", "vtt", "srt", "json", "rttm", "summaries")
 
 
 def export_episode(project, slug: str, fmt: str) -> str:
@@ -150,6 +150,10 @@ def export_episode(project, slug: str, fmt: str) -> str:
         raise ConfigError(f"unknown export format {fmt!r}: use one of {', '.join(FORMATS)}")
     store = project.content
     ep = store.load_episode(slug)  # ContentError "unknown episode ..." when missing
+    if fmt == "summaries":  # pipeline.summarize owns this format
+        from .summarize import summaries_json
+
+        return json.dumps(summaries_json(ep), ensure_ascii=False, indent=1) + "\n"
     if fmt == "chapters":
         data = to_chapters(ep, store.load_papers(), store.load_posters(), base_url=project.config.site.base_url)
         return json.dumps(data, ensure_ascii=False, indent=1) + "\n"
