@@ -181,3 +181,32 @@ def export_cmd(project: Project, slug: str, fmt: str, output: Path | None) -> No
     else:
         atomic_write(output, text)
         click.echo(f"Wrote {output}", err=True)
+
+
+# -- publishing (pipeline.publish) --
+@main.command("publish")
+@click.option("--to", "to", metavar="TARGET",
+              help="git:BRANCH, git:REMOTE:BRANCH, dir:PATH or rsync:[HOST:]PATH (default: [publish] to).")
+@click.option("--base-url", help="Public address the site is built for (default: [site] base_url).")
+@click.option("-n", "--dry-run", is_flag=True, help="Build and check, then list what would change; send nothing.")
+@click.option("-m", "--message", help="Commit message for git targets (default: [publish] message).")
+@pass_project
+def publish_cmd(project: Project, to: str | None, base_url: str | None, dry_run: bool, message: str | None) -> None:
+    """Build the site for production, check it, and deploy only what changed, atomically."""
+    from .publish import PublishOptions, publish
+
+    report = publish(project, PublishOptions(to=to, base_url=base_url, dry_run=dry_run, message=message))
+    ch = report.changes
+    if dry_run:
+        for mark, paths in (("A", ch.added), ("M", ch.changed), ("D", ch.removed)):
+            for path in paths:
+                click.echo(f"{mark} {path}")
+        click.echo(f"Dry run for {report.target}: would publish {ch.counts()}")
+        return
+    if not ch:
+        click.echo(f"{report.target} is up to date: nothing to publish")
+        return
+    where = f" ({report.revision[:12]})" if report.revision else ""
+    click.echo(f"Published to {report.target}{where}: {ch.counts()}, {len(report.transferred)} files sent")
+    for url in report.urls():
+        click.echo(f"  {url}")

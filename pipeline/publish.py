@@ -1,0 +1,588 @@
+"""Publish: build the site for production, check it, and deploy it atomically and incrementally.
+
+The flow of ``recap publish`` (:func:`publish`)::
+
+    parse target -> reach it (fail fast) -> full build with the production base URL into a fresh
+    staging folder -> check_site (a problem stops here: the target is untouched) -> deploy -> report
+
+Targets (``[publish] to = ...`` in recap.toml, or ``--to``):
+
+``git:BRANCH`` / ``git:REMOTE:BRANCH``
+    Commit the site to BRANCH of the project's ``origin`` (or of REMOTE: a URL, ``user@host:path``
+    or a path) as a new commit on top of the branch's previous one, like ``mkdocs gh-deploy`` but
+    never forcing away history. Work happens in a scratch bare repository under the cache with a
+    temporary index (plumbing: ``add``, ``write-tree``, ``commit-tree``, ``push``); the user's working
+    tree and branches are never touched. ``.nojekyll`` and an optional ``CNAME`` are added (Pages).
+``dir:PATH``
+    A folder served by a web server. Each publish is a release folder ``PATH.releases/<time>/``
+    (unchanged files hard-linked from the previous release, changed ones copied), then ``PATH`` (a
+    symlink) is switched to it with one ``rename``: readers see the old site or the new one, never a
+    mix, even if the publish is killed. Old releases are pruned.
+``rsync:[HOST:]PATH``
+    ``rsync --checksum --delete-delay --delay-updates``: only files whose content changed are sent,
+    all of them are moved into place at the end, pages gone from the build are deleted. Without
+    ``--times``, unchanged files keep their modification time on the server (stable Last-Modified).
+
+Credentials come only from the environment and the user's own git/ssh setup (credential helpers,
+ssh agent, ``~/.ssh/config``); nothing is read from the project's files.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import logging
+import os
+import re
+import shutil
+import subprocess
+import tempfile
+import time
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+
+from .errors import ConfigError, DependencyMissing, LockedError, PublishError
+
+log = logging.getLogger(__name__)
+
+SCHEMES = ("git", "dir", "rsync")
+NETWORK_TIMEOUT = 600
+"""Seconds a git/rsync command that talks to a remote may take before the publish gives up."""
+
+
+# -- targets ---------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Target:
+    """Where a site goes. ``where`` is the git remote (URL or path), the directory, or rsync's
+    ``[HOST:]PATH``; ``branch`` is set for git targets only."""
+
+    kind: str
+    where: str
+    branch: str = ""
+    spec: str = ""
+    """The target as the user wrote it (used in messages)."""
+
+    def __str__(self) -> str:
+        return self.spec or f"{self.kind}:{self.where}"
+
+
+def _is_remote_url(s: str) -> bool:
+    """``scheme://...`` or scp-like ``[user@]host:path`` (git and rsync both read these as remote)."""
+    if "://" in s:
+        return True
+    head, sep, _ = s.partition(":")
+    return bool(sep) and "/" not in head and len(head) > 1
+
+
+def parse_target(spec: str | None, root: Path) -> Target:
+    """Read a target spec. Relative local paths are relative to the project ``root``."""
+    if not spec:
+        raise ConfigError("no publish target: set [publish] to = \"git:gh-pages\" (or dir:PATH, "
+                          "rsync:HOST:PATH) in recap.toml, or pass --to")
+    kind, sep, rest = spec.partition(":")
+    if not sep or kind not in SCHEMES:
+        raise ConfigError(f"unknown publish target {spec!r}: use git:BRANCH, git:REMOTE:BRANCH, "
+                          "dir:PATH or rsync:[HOST:]PATH")
+    if not rest:
+        raise ConfigError(f"publish target {spec!r} names no {'branch' if kind == 'git' else 'path'}")
+    if kind == "git":
+        remote, _, branch = rest.rpartition(":")  # branch names cannot contain ':'
+        if not _valid_branch(branch):
+            raise ConfigError(f"publish target {spec!r}: {branch!r} is not a valid branch name")
+        if remote and not _is_remote_url(remote):
+            remote = str((root / Path(remote).expanduser()).resolve())
+        return Target("git", remote, branch, spec)
+    if kind == "dir":
+        return Target("dir", str((root / Path(rest).expanduser()).absolute()), spec=spec)
+    where = rest if _is_remote_url(rest) else str((root / Path(rest).expanduser()).absolute())
+    return Target("rsync", where, spec=spec)
+
+
+def _valid_branch(name: str) -> bool:
+    if not name or name.startswith("-"):
+        return False
+    r = subprocess.run(["git", "check-ref-format", "--branch", name], capture_output=True)
+    return r.returncode == 0
+
+
+# -- options and report ----------------------------------------------------------------------------
+@dataclass(frozen=True)
+class PublishOptions:
+    """What ``recap publish`` does; ``None`` means "take it from recap.toml"."""
+
+    to: str | None = None
+    """Target spec (see the module docstring); default ``[publish] to``."""
+    base_url: str | None = None
+    """Production base URL the site is built for; default ``[site] base_url``."""
+    dry_run: bool = False
+    """Build and check, then only list what would be added, changed and removed."""
+    message: str | None = None
+    """Commit message for git targets; default ``[publish] message``."""
+    cname: str | None = None
+    """Custom domain written to ``CNAME`` (git targets); default ``[publish] cname``."""
+    keep_releases: int = 5
+    """dir targets: how many release folders to keep (the live one included)."""
+
+
+@dataclass
+class Changes:
+    """Site-relative paths (``episodes/x/index.html``), sorted."""
+
+    added: list[str] = field(default_factory=list)
+    changed: list[str] = field(default_factory=list)
+    removed: list[str] = field(default_factory=list)
+
+    def __bool__(self) -> bool:
+        return bool(self.added or self.changed or self.removed)
+
+    def counts(self) -> str:
+        return f"{len(self.added)} added, {len(self.changed)} changed, {len(self.removed)} removed"
+
+
+@dataclass
+class PublishReport:
+    target: str
+    base_url: str
+    changes: Changes
+    dry_run: bool = False
+    transferred: list[str] = field(default_factory=list)
+    """Files that actually left for the target (copied, sent by rsync, new in the commit)."""
+    revision: str | None = None
+    """The new commit (git) or release folder name (dir)."""
+
+    def urls(self) -> list[str]:
+        """The home page, then each episode with an added or changed file."""
+        slugs = sorted({p.split("/")[1] for p in self.changes.added + self.changes.changed
+                        if p.startswith("episodes/") and p.count("/") >= 2})
+        return [self.base_url] + [f"{self.base_url}episodes/{s}/" for s in slugs]
+
+
+# -- the whole flow ------------------------------------------------------------------------------
+def publish(project, options: PublishOptions = PublishOptions()) -> PublishReport:
+    """Build, check and deploy the project's site. Raises :class:`PublishError` (target untouched)
+    when the build has problems or the target cannot be reached."""
+    cfg = project.config
+    target = parse_target(options.to or cfg.publish.to, project.root)
+    base_url = options.base_url or cfg.site.base_url
+    if not base_url.endswith("/"):
+        base_url += "/"
+    if not re.match(r"https?://", base_url):
+        log.warning("base URL is %r: set [site] base_url (or --base-url) to the public address, "
+                    "e.g. https://example.org/recap/", base_url)
+    deployer = _deployer(target, project, options)
+    deployer.preflight()
+    work = project.cache_dir / "publish"
+    work.mkdir(parents=True, exist_ok=True)
+    _clean_stale_staging(work)
+    staging = Path(tempfile.mkdtemp(prefix=f"staging-{os.getpid()}-", dir=work))
+    try:
+        build_for_production(project, staging, base_url)
+        check_for_production(staging, base_url)
+        return deployer.deploy(staging, base_url)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+
+
+def build_for_production(project, out: Path, base_url: str) -> None:
+    """A full build of content/ for ``base_url`` into ``out`` (never the preview ``site/``)."""
+    from .render import build_site
+
+    from .render import MANIFEST
+
+    log.info("Building the site for %s", base_url)
+    build_site(project, base_url=base_url, out=out, full=True)
+    (out / MANIFEST).unlink(missing_ok=True)  # the incremental build's bookkeeping, not a page
+
+
+def check_for_production(site: Path, base_url: str) -> None:
+    """Run the site checks; the first problem (and how many there are) stops the publish."""
+    from .check import check_site
+
+    problems = check_site(site, base_url=base_url)
+    if problems:
+        for p in problems:
+            log.debug("check: %s", p)
+        more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""
+        raise PublishError(f"the built site failed its checks, nothing was published: {problems[0]}{more}",
+                           hint="fix it, `recap build` and look at the page, then publish again")
+
+
+def deploy(site: Path, project, options: PublishOptions = PublishOptions(),
+           base_url: str = "/") -> PublishReport:
+    """Deploy an already built and checked ``site`` folder to ``options.to`` (no build, no check)."""
+    deployer = _deployer(parse_target(options.to or project.config.publish.to, project.root), project, options)
+    deployer.preflight()
+    return deployer.deploy(site, base_url)
+
+
+def _deployer(target: Target, project, options: PublishOptions):
+    cls = {"git": _GitDeployer, "dir": _DirDeployer, "rsync": _RsyncDeployer}[target.kind]
+    return cls(target, project, options)
+
+
+def _clean_stale_staging(work: Path) -> None:
+    """Remove staging folders left by killed publishes (their process is gone)."""
+    for d in work.glob("staging-*"):
+        try:
+            pid = int(d.name.split("-")[1])
+            os.kill(pid, 0)
+        except (ValueError, IndexError, ProcessLookupError):
+            shutil.rmtree(d, ignore_errors=True)
+        except PermissionError:
+            pass
+
+
+# -- helpers --------------------------------------------------------------------------------------
+def file_hashes(root: Path) -> dict[str, str]:
+    """sha256 of every regular file under ``root``, keyed by its ``/``-separated relative path."""
+    out: dict[str, str] = {}
+    for dirpath, dirnames, filenames in os.walk(root):
+        dirnames.sort()
+        for name in filenames:
+            p = Path(dirpath, name)
+            if not p.is_file():
+                continue
+            h = hashlib.sha256()
+            with open(p, "rb") as fh:
+                for block in iter(lambda: fh.read(1 << 20), b""):
+                    h.update(block)
+            out[p.relative_to(root).as_posix()] = h.hexdigest()
+    return out
+
+
+def compare(old: dict[str, str], new: dict[str, str]) -> Changes:
+    return Changes(
+        added=sorted(set(new) - set(old)),
+        changed=sorted(p for p in set(new) & set(old) if new[p] != old[p]),
+        removed=sorted(set(old) - set(new)),
+    )
+
+
+def _first_error(stderr: str) -> str:
+    lines = [ln.strip() for ln in stderr.splitlines() if ln.strip()]
+    for ln in lines:
+        for prefix in ("fatal: ", "error: ", "rsync error: ", "rsync: "):
+            if ln.startswith(prefix):
+                return ln[len(prefix):] if prefix in ("fatal: ", "error: ") else ln
+    return lines[-1] if lines else "no message"
+
+
+# -- git ------------------------------------------------------------------------------------------
+class _GitDeployer:
+    def __init__(self, target: Target, project, options: PublishOptions) -> None:
+        self.target, self.project, self.options = target, project, options
+        self.env = {**os.environ, "GIT_TERMINAL_PROMPT": "0", "LC_ALL": "C"}
+        for var in ("GIT_DIR", "GIT_WORK_TREE", "GIT_INDEX_FILE", "GIT_OBJECT_DIRECTORY"):
+            self.env.pop(var, None)
+        self.url = target.where
+        self.parent: str | None = None
+
+    def _git(self, *args: str, git_dir: Path | None = None, env: dict | None = None,
+             what: str = "", timeout: float | None = None, check: bool = True) -> str:
+        if shutil.which("git") is None:
+            raise DependencyMissing("git is not installed", hint="install git to publish to a git target")
+        cmd = ["git", *(["--git-dir", str(git_dir)] if git_dir else []), *args]
+        try:
+            r = subprocess.run(cmd, capture_output=True, text=True, env=env or self.env, timeout=timeout)
+        except subprocess.TimeoutExpired:
+            raise PublishError(f"{self.target}: git {args[0]} took longer than {timeout:.0f} s; "
+                               "nothing was published") from None
+        if check and r.returncode != 0:
+            raise PublishError(f"{self.target}: {what or 'git ' + args[0]} failed: {_first_error(r.stderr)}")
+        return r.stdout
+
+    def preflight(self) -> None:
+        if not self.url:
+            root = self.project.root
+            r = subprocess.run(["git", "-C", str(root), "remote", "get-url", "origin"],
+                               capture_output=True, text=True, env=self.env)
+            if r.returncode != 0:
+                raise PublishError(f"{self.target}: {root} has no git remote 'origin'",
+                                   hint=f"use git:REMOTE:{self.target.branch} to name the repository")
+            self.url = r.stdout.strip()
+        ref = f"refs/heads/{self.target.branch}"
+        r = subprocess.run(["git", "ls-remote", "--heads", self.url, ref], capture_output=True,
+                           text=True, env=self.env, timeout=NETWORK_TIMEOUT)
+        if r.returncode != 0:
+            raise PublishError(f"cannot reach git remote {self.url}: {_first_error(r.stderr)}",
+                               hint="check the URL and your git/ssh credentials")
+        for line in r.stdout.splitlines():
+            sha, _, name = line.partition("\t")
+            if name == ref:
+                self.parent = sha
+
+    def _scratch(self) -> Path:
+        key = hashlib.sha256(self.url.encode()).hexdigest()[:16]
+        repo = self.project.cache_dir / "publish" / f"git-{key}.git"
+        if not (repo / "HEAD").exists():
+            repo.parent.mkdir(parents=True, exist_ok=True)
+            self._git("init", "--quiet", "--bare", str(repo))
+        return repo
+
+    def _identity(self) -> dict[str, str]:
+        """The user's own git identity (project repo, then global); "recap" when there is none."""
+        env: dict[str, str] = {}
+        for key, var, default in (("user.name", "NAME", "recap"), ("user.email", "EMAIL", "recap@localhost")):
+            r = subprocess.run(["git", "-C", str(self.project.root), "config", key],
+                               capture_output=True, text=True, env=self.env)
+            value = r.stdout.strip() or default
+            for who in ("AUTHOR", "COMMITTER"):
+                env.setdefault(f"GIT_{who}_{var}", os.environ.get(f"GIT_{who}_{var}") or value)
+        return env
+
+    def deploy(self, site: Path, base_url: str) -> PublishReport:
+        from filelock import FileLock, Timeout
+
+        repo = self._scratch()
+        lock = FileLock(str(repo) + ".lock")
+        try:
+            lock.acquire(timeout=0)
+        except Timeout:
+            raise LockedError(f"another recap publish to {self.url} is running; wait for it to finish") from None
+        try:
+            return self._deploy(repo, site, base_url)
+        finally:
+            lock.release()
+
+    def _deploy(self, repo: Path, site: Path, base_url: str) -> PublishReport:
+        cfg = self.project.config.publish
+        branch = self.target.branch
+        # Pages conventions: no Jekyll processing; a custom domain when configured.
+        (site / ".nojekyll").write_bytes(b"")
+        cname = self.options.cname or cfg.cname
+        if cname:
+            (site / "CNAME").write_text(cname.strip() + "\n", "utf-8")
+        if self.parent:
+            self._git("fetch", "--quiet", "--no-tags", "--depth=1", self.url,
+                      f"+refs/heads/{branch}:refs/recap/{branch}", git_dir=repo, what="git fetch",
+                      timeout=NETWORK_TIMEOUT)
+            self.parent = self._git("rev-parse", "--verify", f"refs/recap/{branch}^{{commit}}", git_dir=repo).strip()
+        fd, index = tempfile.mkstemp(prefix="index-", dir=repo)
+        os.close(fd)
+        os.unlink(index)  # git wants to create the index itself
+        env = {**self.env, "GIT_INDEX_FILE": index}
+        try:
+            cfgs = ["-c", "core.autocrlf=false", "-c", "core.safecrlf=false", "-c", "core.fileMode=true"]
+            self._git(*cfgs, "--work-tree", str(site), "add", "--all", "--force", ".", git_dir=repo, env=env)
+            tree = self._git("write-tree", git_dir=repo, env=env).strip()
+        finally:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(index)
+        changes = self._changes(repo, tree)
+        report = PublishReport(str(self.target), base_url, changes, dry_run=self.options.dry_run)
+        if self.options.dry_run or (self.parent and not changes):
+            report.revision = self.parent
+            return report
+        message = self.options.message or cfg.message
+        args = ["commit-tree", tree, "-m", message] + (["-p", self.parent] if self.parent else [])
+        commit = self._git(*args, git_dir=repo, env={**self.env, **self._identity()}).strip()
+        # Never --force: if someone else published meanwhile, the push is refused and nothing is lost.
+        r = subprocess.run(["git", "--git-dir", str(repo), "push", "--quiet", "--porcelain", self.url,
+                            f"{commit}:refs/heads/{branch}"], capture_output=True, text=True,
+                           env=self.env, timeout=NETWORK_TIMEOUT)
+        if r.returncode != 0:
+            if "rejected" in r.stdout + r.stderr or "non-fast-forward" in r.stdout + r.stderr:
+                raise PublishError(f"{self.target}: the remote branch {branch} moved while publishing; "
+                                   "nothing was published", hint="run recap publish again")
+            raise PublishError(f"{self.target}: git push failed: {_first_error(r.stderr)}")
+        self._git("update-ref", f"refs/recap/{branch}", commit, git_dir=repo)
+        report.revision = commit
+        report.transferred = changes.added + changes.changed
+        log.info("Pushed %s to %s %s", commit[:12], self.url, branch)
+        return report
+
+    def _changes(self, repo: Path, tree: str) -> Changes:
+        if not self.parent:
+            names = self._git("ls-tree", "-r", "-z", "--name-only", tree, git_dir=repo).split("\0")
+            return Changes(added=sorted(n for n in names if n))
+        out = self._git("diff-tree", "-r", "-z", "--no-renames", "--name-status", self.parent, tree,
+                        git_dir=repo).split("\0")
+        ch = Changes()
+        for status, path in zip(out[0::2], out[1::2], strict=False):
+            {"A": ch.added, "M": ch.changed, "T": ch.changed, "D": ch.removed}.get(status[:1], ch.changed).append(path)
+        for lst in (ch.added, ch.changed, ch.removed):
+            lst.sort()
+        return ch
+
+
+# -- dir: releases and an atomic symlink swap ------------------------------------------------------
+class _DirDeployer:
+    def __init__(self, target: Target, project, options: PublishOptions) -> None:
+        self.target, self.project, self.options = target, project, options
+        self.live = Path(target.where)
+        self.releases = self.live.with_name(self.live.name + ".releases")
+
+    def preflight(self) -> None:
+        live = self.live
+        if live.exists() and not live.is_symlink():
+            raise PublishError(
+                f"{live} is a real folder: a dir: target is a symlink that recap switches to each new "
+                "release", hint=f"move {live} away once (recap recreates it), or publish with rsync:{live}")
+        if live.is_symlink() and not live.resolve().is_dir():
+            raise PublishError(f"{live} is a symlink to {os.readlink(live)}, which is not a folder",
+                               hint="remove the broken symlink and publish again")
+        if not live.parent.is_dir():
+            raise PublishError(f"{live.parent} does not exist", hint="create it, then publish again")
+        if not os.access(live.parent, os.W_OK):
+            raise PublishError(f"{live.parent} is not writable", hint="check its permissions")
+
+    def current(self) -> Path | None:
+        return self.live.resolve() if self.live.is_symlink() else None
+
+    def deploy(self, site: Path, base_url: str) -> PublishReport:
+        from filelock import FileLock, Timeout
+
+        if self.options.dry_run:
+            current = self.current()
+            changes = compare(file_hashes(current) if current else {}, file_hashes(site))
+            return PublishReport(str(self.target), base_url, changes, dry_run=True,
+                                 revision=current.name if current else None)
+        self.releases.mkdir(exist_ok=True)
+        lock = FileLock(str(self.releases / ".lock"))
+        try:
+            lock.acquire(timeout=0)
+        except Timeout:
+            raise LockedError(f"another recap publish to {self.live} is running; wait for it to finish") from None
+        try:
+            return self._deploy(site, base_url)
+        finally:
+            lock.release()
+
+    def _deploy(self, site: Path, base_url: str) -> PublishReport:
+        current = self.current()
+        old = file_hashes(current) if current else {}
+        new = file_hashes(site)
+        changes = compare(old, new)
+        report = PublishReport(str(self.target), base_url, changes, revision=current.name if current else None)
+        if current and not changes:
+            return report
+        self._clean_leftovers()
+        name = datetime.now(UTC).strftime("%Y%m%dT%H%M%S.%fZ")
+        tmp = self.releases / f".tmp-{name}"
+        tmp.mkdir()
+        for rel in sorted(new):
+            dst = tmp / rel
+            dst.parent.mkdir(parents=True, exist_ok=True)
+            if current is not None and old.get(rel) == new[rel]:
+                try:
+                    os.link(current / rel, dst)  # unchanged: share the previous release's file
+                    continue
+                except OSError:
+                    pass
+            shutil.copyfile(site / rel, dst)
+            os.chmod(dst, 0o644)
+            with open(dst, "rb") as fh:
+                os.fsync(fh.fileno())
+            report.transferred.append(rel)
+        release = self.releases / name
+        os.rename(tmp, release)  # the release is complete before anything points at it
+        link = self.live.with_name(f".{self.live.name}.tmp-{os.getpid()}")
+        with contextlib.suppress(FileNotFoundError):
+            link.unlink()
+        os.symlink(os.path.relpath(release, self.live.parent), link)
+        os.replace(link, self.live)  # the switch: one atomic rename
+        _fsync_dir(self.live.parent)
+        report.revision = name
+        log.info("Switched %s to release %s", self.live, name)
+        self._prune(keep={release, *( [current] if current else [])})
+        return report
+
+    def _clean_leftovers(self) -> None:
+        """Half-made releases and temporary links from killed publishes (we hold the lock)."""
+        for d in self.releases.glob(".tmp-*"):
+            shutil.rmtree(d, ignore_errors=True)
+        for link in self.live.parent.glob(f".{self.live.name}.tmp-*"):
+            with contextlib.suppress(OSError):
+                link.unlink()
+
+    def _prune(self, keep: set[Path]) -> None:
+        releases = sorted(p for p in self.releases.iterdir() if p.is_dir() and not p.name.startswith("."))
+        excess = releases[: max(0, len(releases) - max(self.options.keep_releases, 1))]
+        for old in excess:
+            if old not in keep:
+                shutil.rmtree(old, ignore_errors=True)
+                log.debug("Pruned release %s", old.name)
+
+
+def _fsync_dir(path: Path) -> None:
+    with contextlib.suppress(OSError):
+        fd = os.open(path, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+
+
+# -- rsync ----------------------------------------------------------------------------------------
+_RSYNC_ERRORS = {
+    255: "cannot reach the host (ssh failed)",
+    5: "cannot start the transfer (remote rsync missing or refused)",
+    10: "cannot reach the host",
+    12: "the connection broke",
+    23: "some files could not be transferred",
+    30: "timed out",
+}
+
+
+class _RsyncDeployer:
+    def __init__(self, target: Target, project, options: PublishOptions) -> None:
+        self.target, self.project, self.options = target, project, options
+
+    def preflight(self) -> None:
+        if shutil.which("rsync") is None:
+            raise DependencyMissing("rsync is not installed", hint="apt-get install rsync")
+        if not _is_remote_url(self.target.where):
+            parent = Path(self.target.where).parent
+            if not parent.is_dir():
+                raise PublishError(f"{parent} does not exist", hint="create it, then publish again")
+
+    def command(self, site: Path, *, dry_run: bool) -> list[str]:
+        return [
+            "rsync", "--recursive", "--links", "--perms", "--chmod=D755,F644",
+            "--checksum",          # compare content, not build mtimes (a fresh build touches every file)
+            "--delete-delay",      # pages gone from the build go, after the transfer
+            "--delay-updates",     # every changed file is renamed into place at the end
+            "--itemize-changes", "--out-format=%i %n", "--stats",
+            *(["--dry-run"] if dry_run else []),
+            f"{site}/", self.target.where.rstrip("/") + "/",
+        ]
+
+    def deploy(self, site: Path, base_url: str) -> PublishReport:
+        cmd = self.command(site, dry_run=self.options.dry_run)
+        log.debug("%s", " ".join(cmd))
+        started = time.monotonic()
+        try:
+            r = subprocess.run(cmd, capture_output=True, text=True, timeout=NETWORK_TIMEOUT,
+                               env={**os.environ, "LC_ALL": "C"})
+        except subprocess.TimeoutExpired:
+            raise PublishError(f"{self.target}: rsync took longer than {NETWORK_TIMEOUT} s") from None
+        if r.returncode != 0:
+            what = _RSYNC_ERRORS.get(r.returncode, f"rsync exited with {r.returncode}")
+            raise PublishError(f"{self.target}: {what}: {_first_error(r.stderr)}")
+        changes, sent = parse_itemized(r.stdout)
+        log.debug("rsync: %d files sent in %.1f s", len(sent), time.monotonic() - started)
+        dry = self.options.dry_run
+        return PublishReport(str(self.target), base_url, changes, dry_run=dry, transferred=[] if dry else sent)
+
+
+def parse_itemized(out: str) -> tuple[Changes, list[str]]:
+    """Read rsync's ``--itemize-changes`` lines (``%i %n``): new files ``>f+++++++++``, updated
+    ``>f.st......``/``>fc...``, deletions ``*deleting``. Directories and attribute-only lines are
+    not transfers."""
+    ch, sent = Changes(), []
+    for line in out.splitlines():
+        code, _, name = line.partition(" ")
+        name = name.strip()
+        if code == "*deleting":
+            if not name.endswith("/"):
+                ch.removed.append(name)
+            continue
+        if len(code) < 11 or code[1] != "f":
+            continue
+        if code[0] in "<>":
+            sent.append(name)
+            (ch.added if code[2:].startswith("+++") else ch.changed).append(name)
+    for lst in (ch.added, ch.changed, ch.removed, sent):
+        lst.sort()
+    return ch, sent
