@@ -1,0 +1,695 @@
+"""Render content/ into the static site (site/): pages, per-episode files, feeds, search index.
+
+How a build works (read this before adding a page):
+
+1. :class:`Site` loads everything once (episodes, papers, posters, people) and derives the links
+   between them: every moment a paper is discussed, each person's talks and appearances, the
+   transcript paragraphs of each episode with their stable anchors (``t-<seconds>``).
+2. Each function in :data:`PAGE_BUILDERS` takes the :class:`Site` and yields :class:`Page` objects:
+   an output path, the plain data the page shows (``inputs``) and a ``render`` callable. To add a
+   page, write a builder and append it to :data:`PAGE_BUILDERS` (or call :func:`page_builder`).
+3. A page's hash is the sha256 of its inputs, the templates and the base URL. The manifest
+   (``site/.recap-manifest.json``: output path -> hash) says which pages are up to date: those are
+   neither rendered nor written. Pages whose content is gone are removed. Two pages writing the same
+   path are refused. Each write is atomic (temporary file, then rename).
+4. When any HTML page changed, the Pagefind index is rebuilt (:mod:`pipeline.search`).
+
+Links are base-aware: ``{{ base }}papers/<id>/`` where ``base`` is the path part of
+``config.site.base_url`` ("/" locally, "/podcast/" under a sub-path); feeds and Open Graph tags use
+the full base URL.
+"""
+
+from __future__ import annotations
+
+import bisect
+import contextlib
+import hashlib
+import json
+import logging
+import os
+import tempfile
+from collections import defaultdict
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+from .config import Project
+from .errors import ContentError
+from .export import site_path, speaker_name, to_chapters, to_json, to_srt, to_vtt
+from .models import Episode, Paper, Person, Poster, Utterance
+from .serialize import to_data
+from .timefmt import format_timestamp
+
+log = logging.getLogger(__name__)
+
+MANIFEST = ".recap-manifest.json"
+RENDER_VERSION = "1"  # bump when the builder's output changes without a template change
+
+# Transcript paragraphs: one speaker's consecutive lines, split at chapter starts, and split
+# after a sentence once a paragraph is this long (seconds), or unconditionally at HARD_LIMIT.
+PARAGRAPH_SOFT_LIMIT = 45.0
+PARAGRAPH_HARD_LIMIT = 90.0
+QUOTE_WORDS = 30
+
+
+# -- data the templates see ------------------------------------------------------------------------
+@dataclass
+class Paragraph:
+    id: str  # stable anchor: "t-<int start>" (suffixed "-2", "-3" if two start in the same second)
+    start: float
+    end: float
+    speaker: str | None  # display name
+    text: str
+    chapter: int | None  # index into Episode.chapters
+
+
+@dataclass
+class Moment:
+    """A moment in an episode where a paper is discussed (a chapter about it, or a mention)."""
+
+    episode: str  # slug
+    episode_title: str
+    start: float
+    anchor: str  # paragraph id in the episode page
+    kind: str  # chapter | name | acronym | discussion | poster
+    title: str  # chapter title or mention kind
+    speaker: str | None
+    quote: str
+
+
+@dataclass
+class Page:
+    path: str  # output path relative to the site root: "papers/x/index.html", "feed.xml"
+    inputs: Any  # every piece of data the page shows: its hash decides whether it is rewritten
+    render: Callable[[], str | bytes]
+    listed: bool = True  # in sitemap.xml (hidden pages, e.g. a quality report, say False)
+
+
+@dataclass
+class BuildReport:
+    site_dir: Path
+    written: list[str] = field(default_factory=list)
+    unchanged: list[str] = field(default_factory=list)
+    removed: list[str] = field(default_factory=list)
+    indexed: bool = False  # the search index was rebuilt
+
+    @property
+    def pages(self) -> int:
+        return len(self.written) + len(self.unchanged)
+
+    def summary(self) -> str:
+        parts = [f"{len(self.written)} written", f"{len(self.unchanged)} unchanged", f"{len(self.removed)} removed"]
+        search = "; search index rebuilt" if self.indexed else ""
+        return f"Site in {self.site_dir}: {self.pages} files ({', '.join(parts)}){search}"
+
+
+# -- the site model --------------------------------------------------------------------------------
+class Site:
+    """Everything loaded from content/, plus the links between records, and the template engine."""
+
+    def __init__(self, project: Project, base_url: str | None = None) -> None:
+        self.project = project
+        self.config = project.config.site
+        base_url = base_url or self.config.base_url or "/"
+        if not base_url.endswith("/"):
+            base_url += "/"
+        self.base_url = base_url  # as configured: "/", "/sub/" or "https://host/sub/"
+        self.base = urlsplit(base_url).path or "/"  # the path prefix used in links
+        store = project.content
+        self.store = store
+        self.papers: dict[str, Paper] = store.load_papers()
+        self.posters: dict[str, Poster] = store.load_posters()
+        self.people: dict[str, Person] = store.load_people()
+        self.episodes: dict[str, Episode] = {s: store.load_episode(s) for s in store.episode_slugs()}
+        self.paragraphs: dict[str, list[Paragraph]] = {s: make_paragraphs(e, self.people) for s, e in self.episodes.items()}
+        self._para_starts = {s: [p.start for p in ps] for s, ps in self.paragraphs.items()}
+        self.moments: dict[str, list[Moment]] = self._paper_moments()
+        self.env = make_env(project.template_dirs)
+        self.template_hash = _templates_hash(project.template_dirs)
+
+    # URLs ------------------------------------------------------------------------------------
+    def url(self, kind: str, ident: str) -> str:
+        return self.base + site_path(kind, ident)
+
+    def absolute(self, rel: str) -> str:
+        """A URL for feeds and Open Graph: the full base URL when one is configured."""
+        return self.base_url + rel.lstrip("/")
+
+    def anchor(self, slug: str, t: float) -> str:
+        """The id of the transcript paragraph holding time ``t`` (the first one if ``t`` precedes all)."""
+        starts = self._para_starts.get(slug) or []
+        if not starts:
+            return "transcript"
+        i = max(0, bisect.bisect_right(starts, t + 0.001) - 1)
+        return self.paragraphs[slug][i].id
+
+    def moment_url(self, slug: str, t: float) -> str:
+        return f"{self.url('episode', slug)}#{self.anchor(slug, t)}"
+
+    def name(self, pid: str) -> str:
+        person = self.people.get(pid)
+        return person.name if person else pid
+
+    # derived links ---------------------------------------------------------------------------
+    def _paper_moments(self) -> dict[str, list[Moment]]:
+        out: dict[str, list[Moment]] = defaultdict(list)
+        for slug, ep in self.episodes.items():
+            utts = ep.transcript.utterances
+            for ch in ep.chapters:
+                if ch.paper:
+                    speakers = ", ".join(self.name(s) for s in ch.speakers) or None
+                    quote = _quote(utts, ch.start, ch.end)
+                    out[ch.paper].append(Moment(slug, ep.title, ch.start, self.anchor(slug, ch.start),
+                                                "poster" if ch.kind == "poster" else "chapter", ch.title,
+                                                speakers, quote))
+            for m in ep.mentions:
+                speaker = speaker_name(ep, m.speaker, self.people) if m.speaker else None
+                out[m.paper].append(Moment(slug, ep.title, m.start, self.anchor(slug, m.start), m.kind,
+                                           m.kind, speaker, _shorten(m.quote)))
+        for moments in out.values():
+            moments.sort(key=lambda m: (m.episode, m.start, m.kind != "chapter"))
+        return dict(out)
+
+    def paper_ref(self, pid: str | None) -> dict | None:
+        """What another page shows of a paper: enough to link it, nothing that changes often."""
+        if not pid:
+            return None
+        paper = self.papers.get(pid)
+        if paper is None:
+            return {"id": pid, "title": pid, "url": None}
+        return {"id": pid, "title": paper.title, "url": self.url("paper", pid)}
+
+    def person_ref(self, pid: str) -> dict:
+        return {"id": pid, "name": self.name(pid), "url": self.url("person", pid) if pid in self.people else None}
+
+    def poster_image_name(self, poster: Poster) -> str | None:
+        img = self.store.poster_image(poster)
+        return img.name if img else None
+
+    # rendering -------------------------------------------------------------------------------
+    def common(self) -> dict:
+        c = self.config
+        return {"title": c.title, "description": c.description, "language": c.language, "base": self.base,
+                "base_url": self.base_url}
+
+    def render(self, template: str, **ctx: Any) -> str:
+        return self.env.get_template(template).render(site=self.common(), base=self.base, **ctx)
+
+
+def make_env(template_dirs: list[Path]):
+    import jinja2
+
+    env = jinja2.Environment(
+        loader=jinja2.FileSystemLoader([str(d) for d in template_dirs]),
+        autoescape=True,
+        undefined=jinja2.StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        keep_trailing_newline=True,
+    )
+    env.filters["ts"] = format_timestamp
+    env.filters["markdown"] = render_markdown
+    env.filters["secs"] = lambda t: f"{float(t):.3f}".rstrip("0").rstrip(".")
+    return env
+
+
+def _templates_hash(dirs: list[Path]) -> str:
+    h = hashlib.sha256(RENDER_VERSION.encode())
+    for d in dirs:
+        for p in sorted(d.rglob("*")):
+            if p.is_file() and "__pycache__" not in p.parts and p.suffix != ".py":
+                h.update(str(p.relative_to(d)).encode())
+                h.update(p.read_bytes())
+    return h.hexdigest()
+
+
+# -- Markdown (show notes, descriptions) -----------------------------------------------------------
+_md = None
+
+
+def render_markdown(text: str):
+    """Markdown to HTML with raw HTML disabled and only http(s), mailto and relative links."""
+    global _md
+    from markupsafe import Markup
+
+    if _md is None:
+        from markdown_it import MarkdownIt
+
+        md = MarkdownIt("commonmark", {"html": False, "linkify": False, "typographer": False})
+
+        def validate_link(url: str) -> bool:
+            scheme = urlsplit(url.strip()).scheme.lower()
+            return scheme in ("", "http", "https", "mailto")
+
+        md.validateLink = validate_link  # type: ignore[method-assign]
+        _md = md
+    return Markup(_md.render(text or ""))
+
+
+# -- transcript paragraphs -------------------------------------------------------------------------
+def make_paragraphs(ep: Episode, people: dict[str, Person]) -> list[Paragraph]:
+    """Group utterances into speaker paragraphs with stable anchors."""
+    chapter_starts = sorted((c.start, i) for i, c in enumerate(ep.chapters))
+    starts = [s for s, _ in chapter_starts]
+
+    def chapter_of(t: float) -> int | None:
+        i = bisect.bisect_right(starts, t + 0.001) - 1
+        return chapter_starts[i][1] if i >= 0 else None
+
+    out: list[Paragraph] = []
+    cur: list[Utterance] = []
+
+    def flush() -> None:
+        if not cur:
+            return
+        start = cur[0].start
+        base_id = f"t-{int(start)}"
+        pid, n = base_id, 2
+        while out and any(p.id == pid for p in out[-3:]):
+            pid, n = f"{base_id}-{n}", n + 1
+        text = " ".join(" ".join(u.text.split()) for u in cur).strip()
+        out.append(Paragraph(pid, start, max(u.end for u in cur), speaker_name(ep, cur[0].speaker, people),
+                             text, chapter_of(start)))
+        cur.clear()
+
+    for u in ep.transcript.utterances:
+        if not u.text.strip():
+            continue
+        if cur:
+            length = u.start - cur[0].start
+            new_chapter = chapter_of(u.start) != chapter_of(cur[0].start)
+            sentence_end = cur[-1].text.rstrip().endswith((".", "?", "!"))
+            if (u.speaker != cur[0].speaker or new_chapter or length >= PARAGRAPH_HARD_LIMIT
+                    or (length >= PARAGRAPH_SOFT_LIMIT and sentence_end)):
+                flush()
+        cur.append(u)
+    flush()
+    return out
+
+
+def _shorten(text: str, words: int = QUOTE_WORDS) -> str:
+    parts = " ".join(text.split()).split(" ")
+    return " ".join(parts[:words]) + (" …" if len(parts) > words else "")
+
+
+def _quote(utts: list[Utterance], start: float, end: float | None) -> str:
+    words: list[str] = []
+    for u in utts:
+        if u.start < start - 0.001 or "non-speech" in u.flags:
+            continue
+        if end is not None and u.start >= end:
+            break
+        words += u.text.split()
+        if len(words) > QUOTE_WORDS:
+            break
+    return _shorten(" ".join(words))
+
+
+# -- page builders ---------------------------------------------------------------------------------
+PageBuilder = Callable[[Site], Iterable[Page]]
+PAGE_BUILDERS: list[PageBuilder] = []
+
+
+def page_builder(fn: PageBuilder) -> PageBuilder:
+    """Register ``fn`` as a page builder (decorator). Builders run in registration order."""
+    PAGE_BUILDERS.append(fn)
+    return fn
+
+
+def _html(site: Site, path: str, template: str, ctx: dict, *, listed: bool = True) -> Page:
+    return Page(path, {"template": template, **ctx}, lambda: site.render(template, **ctx), listed)
+
+
+def episode_context(site: Site, ep: Episode) -> dict:
+    paras = site.paragraphs[ep.slug]
+    chapters = []
+    for i, ch in enumerate(sorted(ep.chapters, key=lambda c: c.start)):
+        chapters.append({
+            "index": i, "start": ch.start, "end": ch.end, "title": ch.title, "kind": ch.kind,
+            "anchor": site.anchor(ep.slug, ch.start) if paras else f"ch-{i}",
+            "speakers": [site.person_ref(s) for s in ch.speakers], "paper": site.paper_ref(ch.paper),
+            "summary": _summary(site, ep.slug, ch.summary),
+        })
+    by_chapter: dict[int | None, list[Paragraph]] = defaultdict(list)
+    for p in paras:
+        by_chapter[p.chapter].append(p)
+    sections = []
+    if by_chapter.get(None):
+        sections.append({"title": "Opening", "start": by_chapter[None][0].start, "paragraphs": by_chapter[None]})
+    for i, ch in enumerate(ep.chapters):
+        if by_chapter.get(i):
+            sections.append({"title": ch.title, "start": ch.start, "paragraphs": by_chapter[i]})
+    sections.sort(key=lambda s: s["start"])
+    posters = [_poster_ref(site, p) for p in sorted(site.posters.values(), key=lambda p: p.start) if p.episode == ep.slug]
+    speakers = sorted({pid for pid in ep.speakers.values()} | {s for c in ep.chapters for s in c.speakers})
+    base = site.url("episode", ep.slug)
+    return {
+        "episode": {"slug": ep.slug, "title": ep.title, "date": ep.date, "description": ep.description,
+                    "duration": ep.duration or ep.transcript.duration or None, "url": base,
+                    "audio": _audio_url(site, ep)},
+        "og_url": site.absolute(site_path("episode", ep.slug)),
+        "summary": _summary(site, ep.slug, ep.summary),
+        "chapters": chapters,
+        "papers": [site.paper_ref(p) for p in ep.papers],
+        "posters": posters,
+        "speakers": [site.person_ref(s) for s in speakers],
+        "sections": [{"title": s["title"], "start": s["start"],
+                      "paragraphs": [asdict(p) for p in s["paragraphs"]]}
+                     for s in sections],
+        "files": {"vtt": base + "transcript.vtt", "srt": base + "transcript.srt",
+                  "json": base + "transcript.json", "chapters": base + "chapters.json"},
+        "has_transcript": bool(paras),
+        "extras": {},  # for later additions (e.g. a speaker timeline SVG), rendered by the template
+    }
+
+
+def _summary(site: Site, slug: str, summary) -> dict | None:
+    if summary is None:
+        return None
+    sentences = [{"text": s.text, "start": s.start, "anchor": site.anchor(slug, s.start)} for s in summary.sentences]
+    return {"text": summary.text, "sentences": sentences}
+
+
+def _audio_url(site: Site, ep: Episode) -> str | None:
+    if not ep.audio:
+        return None
+    if urlsplit(ep.audio).scheme in ("http", "https"):
+        return ep.audio
+    return site.url("episode", ep.slug) + Path(ep.audio).name
+
+
+def _audio_source(site: Site, ep: Episode) -> Path | None:
+    if not ep.audio or urlsplit(ep.audio).scheme:
+        return None
+    p = (site.store.root / "episodes" / ep.slug / ep.audio).resolve()
+    if site.store.root.resolve() not in p.parents or not p.is_file():
+        log.warning("episode %s: audio file %s not found in content/; the page has no player", ep.slug, ep.audio)
+        return None
+    return p
+
+
+def _poster_ref(site: Site, p: Poster) -> dict:
+    img = site.poster_image_name(p)
+    return {"id": p.id, "url": site.url("poster", p.id), "paper": site.paper_ref(p.paper),
+            "presenters": [site.person_ref(x) for x in p.presenters],
+            "image": site.url("poster", p.id) + img if img else None,
+            "episode": p.episode, "start": p.start,
+            "moment": site.moment_url(p.episode, p.start) if p.episode in site.episodes else None}
+
+
+@page_builder
+def episode_pages(site: Site) -> Iterator[Page]:
+    for slug, ep in site.episodes.items():
+        ctx = episode_context(site, ep)
+        audio = _audio_source(site, ep)
+        if ctx["episode"]["audio"] and not urlsplit(ctx["episode"]["audio"]).scheme and audio is None:
+            ctx["episode"]["audio"] = None
+        yield _html(site, f"episodes/{slug}/index.html", "episode.html", ctx)
+        yield Page(f"episodes/{slug}/transcript.vtt", ep.transcript, lambda ep=ep: to_vtt(ep, site.people))
+        yield Page(f"episodes/{slug}/transcript.srt", ep.transcript, lambda ep=ep: to_srt(ep, site.people))
+        yield Page(f"episodes/{slug}/transcript.json", ep.transcript, lambda ep=ep: to_json(ep, site.people))
+        chapters = to_chapters(ep, site.papers, site.posters, site.base_url)
+        yield Page(f"episodes/{slug}/chapters.json", chapters,
+                   lambda c=chapters: json.dumps(c, ensure_ascii=False, indent=1) + "\n")
+        if audio is not None:
+            yield _file(f"episodes/{slug}/{audio.name}", audio)
+
+
+def paper_context(site: Site, paper: Paper) -> dict:
+    posters = [_poster_ref(site, p) for p in site.posters.values() if p.paper == paper.id]
+    moments = []
+    for m in site.moments.get(paper.id, []):
+        moments.append(asdict(m) | {"url": site.moment_url(m.episode, m.start), "start": m.start,
+                                     "episode_url": site.url("episode", m.episode)})
+    return {"paper": asdict(paper),
+            "links": _paper_links(paper), "moments": moments, "posters": posters,
+            "og_url": site.absolute(site_path("paper", paper.id)), "extras": {}}
+
+
+def _paper_links(paper: Paper) -> list[dict]:
+    links = []
+    if paper.arxiv:
+        links.append({"label": f"arXiv:{paper.arxiv}", "href": f"https://arxiv.org/abs/{paper.arxiv}"})
+    if paper.doi:
+        links.append({"label": f"doi:{paper.doi}", "href": f"https://doi.org/{paper.doi}"})
+    if paper.url and _safe_url(paper.url) and not any(link["href"] == paper.url for link in links):
+        links.append({"label": "Paper", "href": paper.url})
+    return links
+
+
+def _safe_url(url: str) -> bool:
+    return urlsplit(url.strip()).scheme.lower() in ("http", "https")
+
+
+@page_builder
+def paper_pages(site: Site) -> Iterator[Page]:
+    for pid, paper in site.papers.items():
+        yield _html(site, f"papers/{pid}/index.html", "paper.html", paper_context(site, paper))
+
+
+@page_builder
+def poster_pages(site: Site) -> Iterator[Page]:
+    for pid, poster in site.posters.items():
+        ep = site.episodes.get(poster.episode)
+        ctx = {"poster": _poster_ref(site, poster) | {"excerpt": poster.excerpt, "end": poster.end},
+               "episode": {"slug": ep.slug, "title": ep.title, "url": site.url("episode", ep.slug)} if ep else None,
+               "og_url": site.absolute(site_path("poster", pid))}
+        yield _html(site, f"posters/{pid}/index.html", "poster.html", ctx)
+        img = site.store.poster_image(poster)
+        if img is not None:
+            yield _file(f"posters/{pid}/{img.name}", img)
+
+
+def person_context(site: Site, person: Person) -> dict:
+    talks, sessions, appearances = [], [], []
+    for slug, ep in site.episodes.items():
+        for ch in ep.chapters:
+            if person.id in ch.speakers:
+                item = {"title": ch.title, "start": ch.start, "episode": ep.title,
+                        "url": site.moment_url(slug, ch.start), "paper": site.paper_ref(ch.paper)}
+                (sessions if ch.kind == "poster" else talks).append(item)
+        labels = {label for label, pid in ep.speakers.items() if pid == person.id}
+        times = [p.start for p in site.paragraphs[slug] if p.speaker == person.name] if labels else []
+        if labels or any(person.id in ch.speakers for ch in ep.chapters):
+            appearances.append({"episode": ep.title, "url": site.url("episode", slug), "date": ep.date,
+                                "moments": [{"start": t, "url": site.moment_url(slug, t)} for t in times[:12]],
+                                "more": max(0, len(times) - 12)})
+    for poster in site.posters.values():
+        if person.id in poster.presenters:
+            sessions.append({"title": site.paper_ref(poster.paper)["title"] if poster.paper else poster.id,
+                             "start": poster.start, "episode": poster.episode, "url": site.url("poster", poster.id),
+                             "paper": site.paper_ref(poster.paper)})
+    authored = [site.paper_ref(p.id) for p in site.papers.values() if person.name in p.authors]
+    return {"person": asdict(person),
+            "url_ok": bool(person.url and _safe_url(person.url)), "talks": talks, "sessions": sessions,
+            "appearances": appearances, "authored": authored, "og_url": site.absolute(site_path("person", person.id))}
+
+
+@page_builder
+def person_pages(site: Site) -> Iterator[Page]:
+    for pid, person in site.people.items():
+        yield _html(site, f"people/{pid}/index.html", "person.html", person_context(site, person))
+
+
+def _episode_card(site: Site, ep: Episode) -> dict:
+    text = ep.summary.text if ep.summary else ep.description
+    return {"slug": ep.slug, "title": ep.title, "date": ep.date, "url": site.url("episode", ep.slug),
+            "duration": ep.duration or ep.transcript.duration or None, "blurb": _shorten(text, 50),
+            "chapters": [{"title": c.title, "start": c.start} for c in sorted(ep.chapters, key=lambda c: c.start)],
+            "n_papers": len(ep.papers)}
+
+
+@page_builder
+def index_pages(site: Site) -> Iterator[Page]:
+    episodes = sorted(site.episodes.values(), key=lambda e: (e.date or "", e.slug), reverse=True)
+    cards = [_episode_card(site, e) for e in episodes]
+    discussed = {pid for pid, ms in site.moments.items() if ms}
+    yield _html(site, "index.html", "home.html",
+                {"episodes": cards[:10], "counts": {"episodes": len(site.episodes), "papers": len(site.papers),
+                                                     "posters": len(site.posters), "people": len(site.people)},
+                 "og_url": site.absolute("")})
+    yield _html(site, "episodes/index.html", "episodes.html", {"episodes": cards, "og_url": site.absolute("episodes/")})
+    groups: dict[str, list[dict]] = defaultdict(list)
+    for p in site.papers.values():
+        key = p.venue or (p.sources[0] if p.sources else "Other")
+        groups[key].append({"id": p.id, "title": p.title, "date": p.date or "", "url": site.url("paper", p.id),
+                            "authors": p.authors[:4], "more_authors": max(0, len(p.authors) - 4),
+                            "discussed": p.id in discussed})
+    grouped = [{"name": k, "id": "g-" + hashlib.sha1(k.encode()).hexdigest()[:8],
+                "papers": sorted(v, key=lambda x: (x["date"], x["title"]), reverse=True)}
+               for k, v in sorted(groups.items(), key=lambda kv: (-len(kv[1]), kv[0]))]
+    yield _html(site, "papers/index.html", "papers.html", {"groups": grouped, "og_url": site.absolute("papers/")})
+    posters = [_poster_ref(site, p) for p in sorted(site.posters.values(), key=lambda p: (p.episode, p.start))]
+    yield _html(site, "posters/index.html", "posters.html", {"posters": posters, "og_url": site.absolute("posters/")})
+    people = sorted(site.people.values(), key=lambda p: p.name.lower())
+    yield _html(site, "people/index.html", "people.html",
+                {"people": [{"name": p.name, "url": site.url("person", p.id), "affiliation": p.affiliation,
+                             "host": p.host} for p in people], "og_url": site.absolute("people/")})
+    yield _html(site, "search/index.html", "search.html", {"og_url": site.absolute("search/")})
+    yield _html(site, "404.html", "404.html", {"og_url": site.absolute("404.html")}, listed=False)
+
+
+@page_builder
+def feed_pages(site: Site) -> Iterator[Page]:
+    from .feeds import rss_feed
+
+    episodes = sorted(site.episodes.values(), key=lambda e: (e.date or "", e.slug), reverse=True)
+    inputs = {"config": to_data(site.config), "base_url": site.base_url,
+              "episodes": [{k: v for k, v in to_data(e).items() if k != "transcript"} for e in episodes],
+              "people": to_data(site.people),
+              "audio": {e.slug: _file_stamp(_audio_source(site, e)) for e in episodes}}
+    yield Page("feed.xml", inputs, lambda: rss_feed(site, episodes))
+
+
+@page_builder
+def static_files(site: Site) -> Iterator[Page]:
+    seen: set[str] = set()
+    for d in site.project.template_dirs:  # project templates first: their files override
+        static = d / "static"
+        if not static.is_dir():
+            continue
+        for p in sorted(static.rglob("*")):
+            rel = p.relative_to(static).as_posix()
+            if p.is_file() and rel not in seen:
+                seen.add(rel)
+                yield _file(f"static/{rel}", p)
+
+
+def _file_stamp(p: Path | None) -> list | None:
+    if p is None:
+        return None
+    st = p.stat()
+    return [str(p), st.st_size, st.st_mtime_ns]
+
+
+def _file(out: str, src: Path) -> Page:
+    return Page(out, {"file": _file_stamp(src)}, src.read_bytes, listed=False)
+
+
+# -- the build -------------------------------------------------------------------------------------
+def _hash(inputs: Any, site_key: str) -> str:
+    h = hashlib.sha256(site_key.encode())
+    h.update(json.dumps(to_data(inputs) if not isinstance(inputs, (str, bytes)) else str(inputs),
+                        sort_keys=True, ensure_ascii=False, default=str).encode())
+    return h.hexdigest()
+
+
+def _write(path: Path, data: bytes) -> None:
+    """Atomic replace without fsync: a reader sees the old file or the new one. (The site is
+    rebuilt from content/ at will, so durability per file is not worth an fsync per page.)"""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)
+        raise
+
+
+def _safe_out(out: Path, rel: str) -> Path:
+    p = (out / rel).resolve()
+    if out.resolve() not in p.parents:
+        raise ContentError(f"refusing to write {rel!r}: outside the site folder {out}")
+    return p
+
+
+def collect_pages(site: Site) -> list[Page]:
+    pages: list[Page] = []
+    owner: dict[str, str] = {}
+    for builder in PAGE_BUILDERS:
+        for page in builder(site):
+            if page.path in owner:
+                raise ContentError(f"two pages write {page.path}: {owner[page.path]} and {builder.__name__}; "
+                                   "rename one of the records")
+            owner[page.path] = builder.__name__
+            pages.append(page)
+    return pages
+
+
+def build_site(project: Project, *, base_url: str | None = None, out: Path | None = None,
+               full: bool = False, search: bool = True) -> BuildReport:
+    """Build the site into ``out`` (default ``project.site_dir``), rewriting only what changed.
+
+    ``full`` ignores the manifest and re-renders every page. ``search`` rebuilds the Pagefind index
+    when any HTML page changed (or the index is missing)."""
+    from .feeds import sitemap
+
+    out = Path(out) if out is not None else project.site_dir
+    out.mkdir(parents=True, exist_ok=True)
+    site = Site(project, base_url)
+    site_key = f"{site.template_hash}|{site.base_url}"
+    report = BuildReport(site_dir=out)
+    manifest_path = out / MANIFEST
+    old: dict[str, str] = {}
+    if manifest_path.exists() and not full:
+        with contextlib.suppress(OSError, ValueError):
+            old = json.loads(manifest_path.read_text("utf-8")).get("pages", {})
+
+    pages = collect_pages(site)
+    listed = [p.path for p in pages if p.listed and p.path.endswith(".html")]
+    pages.append(Page("sitemap.xml", listed, lambda: sitemap(site, listed), listed=False))
+    new: dict[str, str] = {}
+    html_changed = False
+    for page in pages:
+        target = _safe_out(out, page.path)
+        digest = _hash(page.inputs, site_key)
+        new[page.path] = digest
+        if old.get(page.path) == digest and target.exists():
+            report.unchanged.append(page.path)
+            continue
+        data = page.render()
+        raw = data.encode("utf-8") if isinstance(data, str) else data
+        if target.exists() and target.stat().st_size == len(raw) and target.read_bytes() == raw:
+            report.unchanged.append(page.path)
+            continue
+        _write(target, raw)
+        report.written.append(page.path)
+        html_changed |= page.path.endswith(".html")
+    for rel in sorted(set(old) - set(new)):
+        target = _safe_out(out, rel)
+        if target.exists():
+            target.unlink()
+            report.removed.append(rel)
+            html_changed |= rel.endswith(".html")
+        _prune_empty(target.parent, out)
+    _write(manifest_path, (json.dumps({"base_url": site.base_url, "pages": new}, indent=0, sort_keys=True) + "\n").encode())
+
+    if search and (html_changed or full or not (out / "pagefind" / "pagefind.js").exists()):
+        from .search import index_site
+
+        index_site(site, out)
+        report.indexed = True
+    log.info("%s", report.summary())
+    return report
+
+
+def _prune_empty(d: Path, root: Path) -> None:
+    root = root.resolve()
+    d = d.resolve()
+    while d != root and root in d.parents:
+        try:
+            d.rmdir()
+        except OSError:
+            return
+        d = d.parent
+
+
+def search_records(site: Site) -> list[dict]:
+    """One Pagefind record per transcript paragraph: a hit opens the episode at that moment."""
+    records = []
+    for slug, ep in site.episodes.items():
+        chapters = {i: c.title for i, c in enumerate(ep.chapters)}
+        for p in site.paragraphs[slug]:
+            where = chapters.get(p.chapter) if p.chapter is not None else None
+            title = f"{ep.title} · {format_timestamp(p.start)}" + (f" · {where}" if where else "")
+            meta = {"title": title, "time": format_timestamp(p.start)}
+            if p.speaker:
+                meta["speaker"] = p.speaker
+            records.append({"url": f"/{site_path('episode', slug)}#{p.id}", "content": p.text,
+                            "meta": meta, "filters": {"type": ["episode"]}})
+    return records

@@ -1,0 +1,82 @@
+"""``recap serve``: preview the site on 127.0.0.1 and rebuild what changed when content/ or
+templates/ change (polling file stamps once a second: no extra dependency, works everywhere)."""
+
+from __future__ import annotations
+
+import functools
+import http.server
+import logging
+import threading
+import time
+from pathlib import Path
+
+from .config import Project
+
+log = logging.getLogger(__name__)
+
+
+def _stamps(dirs: list[Path]) -> dict[str, tuple[int, int]]:
+    out: dict[str, tuple[int, int]] = {}
+    for d in dirs:
+        if not d.is_dir():
+            continue
+        for p in d.rglob("*"):
+            if ".recap" in p.parts or p.name.startswith(".") or not p.is_file():
+                continue
+            try:
+                st = p.stat()
+            except OSError:
+                continue
+            out[str(p)] = (st.st_mtime_ns, st.st_size)
+    return out
+
+
+class _Handler(http.server.SimpleHTTPRequestHandler):
+    def log_message(self, format: str, *args) -> None:  # noqa: A002 - the stdlib's name
+        log.debug("serve: " + format, *args)
+
+
+def make_server(directory: Path, port: int = 8000, host: str = "127.0.0.1") -> http.server.ThreadingHTTPServer:
+    handler = functools.partial(_Handler, directory=str(directory))
+    _Handler.extensions_map.update({".js": "text/javascript", ".json": "application/json",
+                                    ".vtt": "text/vtt", ".srt": "application/x-subrip",
+                                    ".wasm": "application/wasm", ".opus": "audio/ogg"})
+    return http.server.ThreadingHTTPServer((host, port), handler)
+
+
+def serve(project: Project, port: int = 8000, *, interval: float = 1.0,
+          on_build=None, stop: threading.Event | None = None) -> None:
+    """Build, serve ``project.site_dir`` at ``http://127.0.0.1:PORT/`` (base URL "/"), and rebuild
+    incrementally whenever a file under content/ or templates/ changes. Runs until ``stop`` is set
+    or Ctrl-C."""
+    from .render import build_site
+
+    report = build_site(project, base_url="/")
+    if on_build:
+        on_build(report)
+    server = make_server(project.site_dir, port)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    log.info("Serving %s at http://127.0.0.1:%d/ (Ctrl-C to stop)", project.site_dir, server.server_address[1])
+    watched = [project.root / "content", *project.template_dirs]
+    before = _stamps(watched)
+    stop = stop or threading.Event()
+    try:
+        while not stop.wait(interval):
+            now = _stamps(watched)
+            if now == before:
+                continue
+            time.sleep(0.2)  # let an editor finish saving
+            before = _stamps(watched)
+            try:
+                report = build_site(project, base_url="/")
+            except Exception as exc:  # keep serving the last good site; say what is wrong
+                log.error("rebuild failed: %s", exc)
+                continue
+            if on_build:
+                on_build(report)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.shutdown()
+        server.server_close()
