@@ -1,0 +1,326 @@
+"""The alignment stage: chapters, chapter-to-paper links, timed mentions, speaker names, poster sessions.
+
+:func:`align_episode` is pure (episode + catalog + people in, :class:`AlignResult` out);
+:func:`run_align` loads an episode from content/, runs it and writes the result back through the
+:class:`~pipeline.content.ContentStore` (so a person's edits to chapter titles, links and names are kept).
+
+With show-notes chapters (``source="notes"``) their times are checked against the transcript and shifted
+when the notes are offset from the recording (an inserted ad); without them chapters are found from the
+transcript (:mod:`pipeline.chapters`). Links and mentions come from :mod:`pipeline.linking`, names from
+:mod:`pipeline.speakers`. Chapters a person wrote or edited (``source="person"``) are never moved.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections import Counter, defaultdict
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+from .catalog import short_names
+from .chapters import (Boundary, _text, _window, find_boundaries, handover_names, reconcile_notes,
+                       score_candidates, self_intro_names)
+from .ids import slugify
+from .linking import PaperIndex, find_mentions, link_chapter
+from .models import Chapter, Episode, Mention, Paper, Person, Poster, Utterance
+from .speakers import person_for, resolve_name
+from .timefmt import format_timestamp
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class AlignOptions:
+    """Options of the alignment stage."""
+
+    embeddings: bool = True  # sentence embeddings for topic shifts and content-vs-abstract similarity
+    boundary_threshold: float = 2.4  # minimum evidence score of a chapter start found without notes
+    min_chapter: float = 150.0  # seconds: two found chapter starts are at least this far apart
+    link_min_score: float = 3.0  # minimum evidence for a chapter-to-paper link
+    link_margin: float = 1.0  # ... and its lead over the runner-up (wrong links are worse than none)
+    max_offset: float = 600.0  # seconds: largest notes-vs-audio offset looked for
+    offset_tolerance: float = 4.0  # seconds: a notes start and a transcript cue this close agree
+    opening: float = 150.0  # seconds of a chapter read as its opening (compared with abstracts)
+    cache_dir: Path | None = None  # where sentence embeddings are cached
+
+
+@dataclass
+class AlignResult:
+    chapters: list[Chapter]
+    mentions: list[Mention]
+    speakers: dict[str, str]  # speaker label -> person id
+    people: list[Person]  # new or updated people
+    posters: list[Poster]
+    papers: list[str]  # paper ids the episode covers
+    notes: list[str] = field(default_factory=list)  # human-readable decisions ("notes are 45.0 s behind ...")
+
+
+_HANDBACK = re.compile(r"\b(?:hand(?:ing)? it (?:over|off|back) to|turn it over to|back to|pass it (?:over |on )?to)\s+"
+                       r"(?P<name>[A-Z][a-zA-Z'-]+)")
+
+
+def _strip_et_al(name: str) -> str:
+    return re.sub(r"\s*\bet\.? al\.?\s*$", "", name).strip()
+
+
+def _with_surname(spoken: str, surnames: list[str], *, first: bool) -> str | None:
+    """A speaker's full name from what they say and the catalog's surname-only author ("Dettmers et
+    al."): "Tim" + "Dettmers" when they are the first to introduce themselves (the presenting first
+    author); "Ryland Schaefer" -> "Ryland Schaeffer" when the surnames are close."""
+    from .speakers import same_person
+
+    words = spoken.split()
+    if len(words) >= 2:
+        for s in surnames:
+            if same_person(words[-1], f"X {s}"):
+                return " ".join([*words[:-1], s])
+        return None
+    if first and len(surnames) == 1:
+        return f"{spoken} {surnames[0]}"
+    return None
+
+
+def _chapter_range(utts: list[Utterance], start: float, end: float | None) -> tuple[int, int]:
+    lo = next((i for i, u in enumerate(utts) if u.start >= start - 0.5), len(utts))
+    hi = len(utts) if end is None else next((i for i, u in enumerate(utts) if u.start >= end - 0.5), len(utts))
+    return lo, max(lo, hi)
+
+
+def _embed_sim(cache_dir: Path | None, papers: dict[str, Paper]):
+    def sim(text: str, ids: list[str]) -> dict[str, float]:
+        from .embed import embed_texts
+
+        docs = [f"{papers[p].title}. {papers[p].abstract}" for p in ids]
+        vecs = embed_texts([text, *docs], cache_dir=cache_dir)
+        return {p: float(vecs[0] @ vecs[k + 1]) for k, p in enumerate(ids)}
+
+    return sim
+
+
+def _title(paper: Paper | None, kind: str, names: list[str], start: float) -> str:
+    if paper is not None:
+        names_ = short_names(paper)
+        short = names_[0] if names_ else paper.title
+        return f"{short} poster session" if kind == "poster" else short
+    if names:
+        return f"Poster session with {names[0]}" if kind == "poster" else f"Talk by {names[0]}"
+    return f"{'Poster session' if kind == 'poster' else 'Talk'} at {format_timestamp(start)}"
+
+
+def align_episode(episode: Episode, papers: dict[str, Paper], people: dict[str, Person],
+                  options: AlignOptions | None = None) -> AlignResult:
+    """Align one episode (pure: the arguments are not modified). See the module docstring."""
+    opts = options or AlignOptions()
+    people = {k: replace(v, aliases=list(v.aliases)) for k, v in people.items()}
+    before = {k: replace(v, aliases=list(v.aliases)) for k, v in people.items()}
+    utts = episode.transcript.utterances
+    notes: list[str] = []
+    chapters = [replace(c, speakers=list(c.speakers)) for c in episode.chapters]
+    if not utts:
+        notes.append("no transcript: chapters left as they are")
+        return AlignResult(chapters, list(episode.mentions), dict(episode.speakers), [], [], list(episode.papers), notes)
+
+    candidates = score_candidates(utts, embeddings=opts.embeddings, cache_dir=opts.cache_dir)
+    index = PaperIndex(papers)
+    embed_sim = _embed_sim(opts.cache_dir, papers) if opts.embeddings else None
+    boundary_of: dict[int, Boundary | None] = {}
+
+    fixed = [c for c in chapters if c.source in ("notes", "person")]
+    if fixed:
+        movable = [c for c in chapters if c.source == "notes"]
+        rec = reconcile_notes([c.start for c in movable], candidates, max_offset=opts.max_offset,
+                              tolerance=opts.offset_tolerance)
+        if rec.offset:
+            for c in movable:
+                c.start = round(max(0.0, c.start + rec.offset), 2)
+                if c.end is not None:
+                    c.end = round(max(0.0, c.end + rec.offset), 2)
+            where = "behind" if rec.offset > 0 else "ahead of"
+            notes.append(f"notes are {abs(rec.offset):.1f} s {where} the audio: shifted "
+                         f"({rec.matched} of {rec.total} chapter starts agree after the shift)")
+        elif movable:
+            notes.append(f"notes agree with the audio ({rec.matched} of {rec.total} chapter starts confirmed)")
+        chapters = sorted(chapters, key=lambda c: c.start)
+        for k, c in enumerate(chapters):
+            near = [b for b in candidates if abs(b.start - c.start) <= 15.0]
+            boundary_of[k] = max(near, key=lambda b: b.score) if near else None
+    else:
+        found = find_boundaries(candidates, threshold=opts.boundary_threshold, min_gap=opts.min_chapter)
+        chapters = []
+        if not found or found[0].start > 30.0:
+            chapters.append(Chapter(start=0.0, title="Introduction", kind="intro", source="auto", confidence=0.5))
+            boundary_of[0] = None
+        for b in found:
+            boundary_of[len(chapters)] = b
+            conf = round(min(1.0, b.score / 6.0), 3)
+            chapters.append(Chapter(start=round(b.start, 2), title="", kind="poster" if b.poster else "talk",
+                                    source="auto", confidence=conf))
+        notes.append(f"found {len(found)} chapter starts in the transcript (no show notes)")
+    duration = episode.transcript.duration or episode.duration
+    for k, c in enumerate(chapters):
+        if c.source != "person" or c.end is None:
+            c.end = chapters[k + 1].start if k + 1 < len(chapters) else duration
+
+    # host: introduces themselves before the first chapter, or is known already
+    host: Person | None = next((p for p in people.values() if p.host), None)
+    first = chapters[0].start if chapters and chapters[0].kind != "intro" else (
+        chapters[1].start if len(chapters) > 1 else 60.0)
+    for u in utts:
+        if u.start >= min(first, 120.0):
+            break
+        names = self_intro_names(u.text)
+        if names and host is None:
+            full = resolve_name(names[0], [p.name for p in people.values()]) or names[0]
+            host = person_for(people, full, spoken=names[0], host=True)
+            notes.append(f"host: {host.name}")
+            break
+
+    catalog_authors = sorted({n for p in papers.values() for a in p.authors if len((n := _strip_et_al(a)).split()) >= 2})
+    votes: dict[str, Counter[str]] = defaultdict(Counter)
+    covered: list[str] = list(episode.papers)
+    posters: list[Poster] = []
+    for k, c in enumerate(chapters):
+        lo, hi = _chapter_range(utts, c.start, c.end)
+        if lo >= len(utts):
+            continue
+        b = boundary_of.get(k)
+        wlo, _ = _window(utts, lo, 40.0, forward=False)
+        lead_in = b.lead_in if b is not None else _text(utts, wlo, lo)
+        _, ohi = _window(utts, lo, opts.opening, forward=True)
+        opening = _text(utts, lo, min(ohi, hi))
+        body = _text(utts, lo, hi)
+        # names spoken at the start: self-introductions, co-presenters, the host's hand-over
+        spoken: list[tuple[str, int | None]] = []  # (name, utterance index where they introduce themselves)
+        _, ihi = _window(utts, lo, 45.0, forward=True)
+        for i in range(lo, min(ihi, hi)):
+            for n in self_intro_names(utts[i].text):
+                spoken.append((n, i))
+            if re.search(r"\bhere with\b|\bjoined by\b", utts[i].text):
+                spoken += [(n, None) for n in handover_names(utts[i].text)]
+        if b is not None:
+            spoken += [(n, None) for n in b.handover]
+        if c.kind == "intro":
+            spoken = []
+        notes_names = [people[s].name for s in c.speakers if s in people]
+
+        # the paper
+        paper: Paper | None = papers.get(c.paper) if c.paper else None
+        if c.kind != "intro" and (paper is None or c.source == "auto"):
+            hint = c.title if c.source == "notes" else ""
+            pid, conf, ranked = link_chapter(
+                index, lead_in=lead_in, opening=opening, body=body, names=[n for n, _ in spoken] + notes_names,
+                hint=hint, embed_sim=embed_sim, min_score=opts.link_min_score, margin=opts.link_margin)
+            if pid is not None:
+                paper = papers[pid]
+                c.paper = pid
+                if c.source == "auto":
+                    c.confidence = round(min(c.confidence, conf) if c.confidence else conf, 3)
+            log.debug("chapter %s: %s", format_timestamp(c.start), [(e.paper, round(e.score, 2), e.reasons) for e in ranked[:3]])
+        if c.paper and c.paper not in covered:
+            covered.append(c.paper)
+
+        # the speakers
+        authors = [_strip_et_al(a) for a in paper.authors] if paper is not None else []
+        full_authors = [a for a in authors if len(a.split()) >= 2]
+        # "Dettmers et al.": only the surname is known; the speaker who introduces themselves gives the rest
+        surnames = [a for a in authors if len(a.split()) == 1]
+        ids: list[str] = list(c.speakers)
+        resolved: list[str] = []
+        for name, at in spoken:
+            if host is not None and resolve_name(name, [host.name, *host.aliases]):
+                person = host
+            else:
+                full = resolve_name(name, resolved, notes_names, full_authors) or (
+                    resolve_name(name, [p.name for p in people.values()], catalog_authors)
+                    if len(name.split()) >= 2 else None)
+                if full is None and at is not None and surnames:
+                    full = _with_surname(name, surnames, first=not resolved)
+                person = person_for(people, full or name, spoken=name)
+                resolved.append(person.name)
+            if person.id not in ids and not person.host:
+                ids.append(person.id)
+            if at is not None and utts[at].speaker:
+                votes[utts[at].speaker][person.id] += 2
+        # "back to Greg", "hand it over to Alex": the next turn is theirs
+        for i in range(lo, hi - 1):
+            m = _HANDBACK.search(utts[i].text)
+            if not m:
+                continue
+            full = resolve_name(m.group("name"), [people[s].name for s in ids if s in people])
+            if full is None:
+                continue
+            person = person_for(people, full)
+            j = next((j for j in range(i + 1, min(hi, i + 6)) if utts[j].speaker != utts[i].speaker), None)
+            if j is not None and utts[j].speaker:
+                votes[utts[j].speaker][person.id] += 1
+        # the host's hand-over just before the chapter
+        if host is not None and b is not None and "handover" in b.cues:
+            for i in range(max(0, lo - 3), lo):
+                if utts[i].speaker and utts[i].speaker != utts[lo].speaker:
+                    votes[utts[i].speaker][host.id] += 1
+        c.speakers = ids
+        if c.source == "auto" and c.kind != "intro":
+            c.title = _title(paper, c.kind, [people[s].name for s in ids if s in people], c.start)
+        if c.kind == "poster":
+            excerpt = _text(utts, lo, min(hi, _window(utts, lo, 60.0, forward=True)[1]))
+            pid = slugify(f"{episode.slug}-{c.paper or format_timestamp(c.start)}")
+            posters.append(Poster(id=pid, paper=c.paper, episode=episode.slug, start=c.start, end=c.end,
+                                  presenters=list(ids), excerpt=excerpt[:600]))
+    if host is not None and utts and utts[0].speaker:
+        for u in utts[:40]:
+            if self_intro_names(u.text):
+                votes[u.speaker][host.id] += 2  # type: ignore[index]
+                break
+
+    speakers = dict(episode.speakers)
+    for label, counter in votes.items():
+        if label not in speakers:
+            speakers[label] = counter.most_common(1)[0][0]
+
+    def chapter_of(t: float) -> int | None:
+        k = None
+        for i, c in enumerate(chapters):
+            if c.start <= t + 1e-6:
+                k = i
+        return k
+
+    mentions = find_mentions(index, utts, chapter_of)
+    for k, c in enumerate(chapters):
+        if c.paper:
+            lo, _ = _chapter_range(utts, c.start, c.end)
+            u = utts[min(lo, len(utts) - 1)]
+            mentions.append(Mention(paper=c.paper, start=c.start, end=c.end or u.end, quote=u.text.strip(),
+                                    speaker=u.speaker, chapter=k, kind="chapter", score=c.confidence))
+    mentions.sort(key=lambda m: (m.start, m.paper, m.kind))
+    changed = [p for pid, p in people.items() if pid not in before or before[pid] != p]
+    linked = sum(1 for c in chapters if c.paper)
+    notes.append(f"{len(chapters)} chapters, {linked} linked to papers, {len(mentions)} mentions, "
+                 f"{len(speakers)} speaker labels named, {len(posters)} poster sessions")
+    return AlignResult(chapters=chapters, mentions=mentions, speakers=speakers, people=changed, posters=posters,
+                       papers=covered, notes=notes)
+
+
+def run_align(project: Any, slug: str, options: AlignOptions | None = None) -> AlignResult:
+    """Align episode ``slug`` of ``project`` and write chapters, mentions, speakers, people and posters
+    through the content store (a person's edits are merged, not overwritten)."""
+    store = project.content
+    opts = options or AlignOptions(cache_dir=Path(project.cache_dir) / "align")
+    if opts.cache_dir is None:
+        opts = replace(opts, cache_dir=Path(project.cache_dir) / "align")
+    with store.lock(slug):
+        ep = store.load_episode(slug)
+        result = align_episode(ep, store.load_papers(), store.load_people(), opts)
+        ep.chapters = result.chapters
+        ep.mentions = result.mentions
+        ep.speakers = result.speakers
+        ep.papers = result.papers
+        store.save_episode(ep, parts=("meta", "chapters", "mentions"))
+        for person in result.people:
+            store.save_person(person)
+        for poster in result.posters:
+            store.save_poster(poster)
+    for note in result.notes:
+        log.info("%s: %s", slug, note)
+    return result

@@ -1,0 +1,226 @@
+"""Chapter-to-paper links and timed paper mentions, against a catalog of any size.
+
+:class:`PaperIndex` holds the catalog as an inverted index (BM25 over title, short names and abstract),
+a map from short names (aliases, acronyms) to papers and a map from title word trigrams to papers, so a
+chapter or a stretch of transcript is compared with a short list, never with every paper.
+
+A chapter is linked to a paper from: the title spoken in the host's lead-in or the opening of the talk
+(fuzzy, ASR-tolerant), a short name said in it ("QLoRA", "DPO"), a self-introduced speaker who is an
+author, BM25 and the sentence-embedding similarity of the opening against the abstract. A link needs
+both a minimum score and a margin over the runner-up: an unknown paper stays unlinked.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections import Counter, defaultdict
+from dataclasses import dataclass
+
+from .catalog import norm_title, short_names
+from .models import Mention, Paper, Utterance
+
+_WORD = re.compile(r"[a-z0-9]+")
+_STOP = frozenset(
+    "a an the of for and in on with to via by is are be from we our that this it as at or not can do does "
+    "you your i my me they them their he she his her its was were will would so but if then than what which "
+    "who how when where why all any more most very just like really yeah okay um uh know think gonna going "
+    "have has had get got one two also there here about into out up down over only some such these those "
+    "model models paper language large learning data using based".split())
+
+
+def tokens(text: str) -> list[str]:
+    return [w for w in norm_title(text).split() if w not in _STOP and len(w) > 1]
+
+
+def _alias_pattern(alias: str) -> re.Pattern[str] | None:
+    """A word-bounded pattern for a short name; acronyms and camel-case names match case-insensitively
+    but only where the transcript capitalises them ("QLORA" for "QLoRA"), plain words match exactly."""
+    alias = alias.strip()
+    if len(alias) < 3 or len(alias.split()) > 4:
+        return None
+    body = r"[\s-]*".join(re.escape(p) for p in re.split(r"[\s-]+", alias))
+    upper = sum(ch.isupper() for ch in alias)
+    if upper >= 2 or any(ch.isdigit() for ch in alias):
+        return re.compile(rf"(?<![\w-])(?=[^\s]*[A-Z])(?i:{body})(?![\w-])")
+    if alias[:1].isupper():
+        return re.compile(rf"(?<![\w-]){body}(?![\w-])")
+    return None  # a lower-case common word is no evidence
+
+
+@dataclass
+class Evidence:
+    paper: str
+    score: float
+    reasons: list[str]
+
+
+class PaperIndex:
+    """The catalog, indexed for shortlisting (see the module docstring)."""
+
+    def __init__(self, papers: dict[str, Paper], *, k1: float = 1.4, b: float = 0.75) -> None:
+        self.papers = papers
+        self.ids = list(papers)
+        self.k1, self.b = k1, b
+        self.postings: dict[str, list[tuple[int, int]]] = defaultdict(list)
+        self.lengths: list[int] = []
+        # first word of a short name -> (pattern, alias, paper id): only names whose first word occurs are tried
+        self.alias_patterns: dict[str, list[tuple[re.Pattern[str], str, str]]] = defaultdict(list)
+        self.trigrams: dict[tuple[str, str, str], set[int]] = defaultdict(set)
+        for i, pid in enumerate(self.ids):
+            p = papers[pid]
+            names = short_names(p)
+            toks = tokens(p.title) * 3 + tokens(" ".join(names)) * 3 + tokens(p.abstract)
+            self.lengths.append(len(toks))
+            for t, c in Counter(toks).items():
+                self.postings[t].append((i, c))
+            for alias in names:
+                pat = _alias_pattern(alias)
+                first = _WORD.findall(alias.lower())
+                if pat is not None and first:
+                    self.alias_patterns[first[0]].append((pat, alias, pid))
+            words = norm_title(p.title).split()
+            for k in range(len(words) - 2):
+                tri = tuple(words[k:k + 3])
+                if sum(w not in _STOP for w in tri) >= 2:
+                    self.trigrams[tri].add(i)  # type: ignore[index]
+        self.avg = (sum(self.lengths) / len(self.lengths)) if self.lengths else 1.0
+        self.n = len(self.ids)
+
+    def bm25(self, text: str) -> dict[str, float]:
+        """BM25 score of every paper sharing a word with ``text`` (others score 0)."""
+        scores: dict[int, float] = defaultdict(float)
+        for t, qf in Counter(tokens(text)).items():
+            plist = self.postings.get(t)
+            if not plist:
+                continue
+            idf = math.log(1.0 + (self.n - len(plist) + 0.5) / (len(plist) + 0.5))
+            for i, tf in plist:
+                denom = tf + self.k1 * (1 - self.b + self.b * self.lengths[i] / self.avg)
+                scores[i] += idf * tf * (self.k1 + 1) / denom * min(qf, 3)
+        return {self.ids[i]: s for i, s in scores.items()}
+
+    def aliases_in(self, text: str) -> list[tuple[str, str, int]]:
+        """(paper id, alias, position) of every short name said in ``text``."""
+        out = []
+        for word in set(_WORD.findall(text.lower())) & self.alias_patterns.keys():
+            for pat, alias, pid in self.alias_patterns[word]:
+                for m in pat.finditer(text):
+                    out.append((pid, alias, m.start()))
+        return sorted(out, key=lambda x: x[2])
+
+    def titles_in(self, text: str, *, min_ratio: float = 86.0) -> list[tuple[str, float]]:
+        """Papers whose full title is said in ``text`` (fuzzy: ASR turns "Are" into "Our")."""
+        from rapidfuzz import fuzz
+
+        words = norm_title(text).split()
+        cands: Counter[int] = Counter()
+        for k in range(len(words) - 2):
+            for i in self.trigrams.get((words[k], words[k + 1], words[k + 2]), ()):
+                cands[i] += 1
+        norm_text = " ".join(words)
+        out = []
+        for i, hits in cands.items():
+            title = norm_title(self.papers[self.ids[i]].title)
+            nwords = len(title.split())
+            if nwords < 3 or hits < max(1, min(3, nwords - 2) // 2):
+                continue
+            ratio = fuzz.partial_ratio(title, norm_text)
+            if ratio >= min_ratio:
+                out.append((self.ids[i], float(ratio)))
+        return out
+
+
+def _surname(name: str) -> str:
+    parts = name.replace(" et al.", "").replace(" et al", "").split()
+    return parts[-1].lower() if parts else ""
+
+
+def author_match(name: str, paper: Paper) -> str | None:
+    """The author of ``paper`` that a spoken name (possibly one word, possibly misspelt) refers to."""
+    from .speakers import same_person
+
+    for a in paper.authors:
+        if same_person(name, a):
+            return a
+    return None
+
+
+def link_chapter(index: PaperIndex, *, lead_in: str, opening: str, body: str, names: list[str],
+                 hint: str = "", embed_sim=None, min_score: float = 3.0, margin: float = 1.0,
+                 shortlist: int = 15) -> tuple[str | None, float, list[Evidence]]:
+    """Pick the paper a chapter is about. ``lead_in`` is the host's introduction before it, ``opening``
+    its first minutes, ``body`` all of it, ``names`` its speakers' names, ``hint`` a title from show
+    notes; ``embed_sim(text, paper_ids) -> {id: cosine}`` adds content similarity when given.
+    Returns (paper id or None, confidence 0-1, the scored shortlist)."""
+    head = f"{lead_in} {opening}"
+    bm = index.bm25(f"{head} {body[:6000]} {hint}")
+    top = sorted(bm.items(), key=lambda kv: -kv[1])[:shortlist]
+    best_bm = top[0][1] if top else 1.0
+    cands: dict[str, Evidence] = {pid: Evidence(pid, 1.5 * s / best_bm, [f"bm25 {s:.1f}"]) for pid, s in top}
+
+    def ev(pid: str) -> Evidence:
+        if pid not in cands:
+            cands[pid] = Evidence(pid, 0.0, [])
+        return cands[pid]
+
+    for pid, ratio in index.titles_in(head + " " + hint):
+        e = ev(pid)
+        e.score += 3.0 * (ratio - 80.0) / 20.0 + 1.0
+        e.reasons.append(f"title said ({ratio:.0f})")
+    seen: set[str] = set()
+    for pid, alias, _ in index.aliases_in(head + " " + hint):
+        if pid not in seen:
+            seen.add(pid)
+            ev(pid).score += 2.0
+            ev(pid).reasons.append(f"short name {alias!r} in the introduction")
+    counts = Counter(pid for pid, _, _ in index.aliases_in(body))
+    for pid, c in counts.items():
+        e = ev(pid)
+        e.score += min(1.5, 0.5 * c)
+        e.reasons.append(f"short name x{c}")
+    if embed_sim is not None and cands:
+        for pid, cos in embed_sim(opening or body[:3000], list(cands)).items():
+            if cos > 0.3:
+                cands[pid].score += 3.0 * (cos - 0.3)
+                cands[pid].reasons.append(f"content {cos:.2f}")
+    for pid, e in cands.items():
+        authors = [a for n in names if (a := author_match(n, index.papers[pid]))]
+        if authors and e.score > 0.5:
+            e.score += 1.5
+            e.reasons.append(f"speaker is an author ({authors[0]})")
+    ranked = sorted(cands.values(), key=lambda e: -e.score)
+    if not ranked:
+        return None, 0.0, []
+    best = ranked[0]
+    second = ranked[1].score if len(ranked) > 1 else 0.0
+    if best.score >= min_score and best.score - second >= margin:
+        conf = 1.0 - math.exp(-(best.score - second) / 2.0) * 0.5 - math.exp(-best.score / 3.0) * 0.5
+        return best.paper, round(max(0.0, min(1.0, conf)), 3), ranked
+    return None, 0.0, ranked
+
+
+def find_mentions(index: PaperIndex, utts: list[Utterance], chapter_of, *, window: int = 3) -> list[Mention]:
+    """Every place a catalog paper is named: a short name, or its title said in full. ``chapter_of(t)``
+    gives the chapter index at time t. One mention per paper per utterance."""
+    out: list[Mention] = []
+    seen: set[tuple[str, int]] = set()
+    n = len(utts)
+    for i, u in enumerate(utts):
+        for pid, alias, _ in index.aliases_in(u.text):
+            if (pid, i) not in seen:
+                seen.add((pid, i))
+                out.append(Mention(paper=pid, start=u.start, end=u.end, quote=u.text.strip(), speaker=u.speaker,
+                                   chapter=chapter_of(u.start), kind="acronym" if alias.isupper() else "name"))
+    # titles: said across a few utterances
+    step = max(1, window - 1)
+    for i in range(0, n, step):
+        seg = utts[i:i + window]
+        text = " ".join(x.text.strip() for x in seg)
+        for pid, ratio in index.titles_in(text, min_ratio=90.0):
+            if any((pid, j) in seen for j in range(max(0, i - window), i + window)):
+                continue
+            seen.add((pid, i))
+            out.append(Mention(paper=pid, start=seg[0].start, end=seg[-1].end, quote=text, speaker=seg[0].speaker,
+                               chapter=chapter_of(seg[0].start), kind="name", score=round(ratio / 100.0, 3)))
+    return sorted(out, key=lambda m: (m.start, m.paper))
