@@ -210,3 +210,49 @@ def publish_cmd(project: Project, to: str | None, base_url: str | None, dry_run:
     click.echo(f"Published to {report.target}{where}: {ch.counts()}, {len(report.transferred)} files sent")
     for url in report.urls():
         click.echo(f"  {url}")
+
+
+# -- the static site (pipeline.render, pipeline.serve) ------------------------------------------------
+@main.command("build")
+@click.option("--base-url", help="Where the site will be served, e.g. https://example.org/podcast/ (default: [site] base_url).")
+@click.option("--full", is_flag=True, help="Re-render every page, ignoring what the last build wrote.")
+@pass_project
+def build_cmd(project: Project, base_url: str | None, full: bool) -> None:
+    """Render content/ into the static site (only the pages whose inputs changed)."""
+    from .render import build_site
+
+    report = build_site(project, base_url=base_url, full=full)
+    click.echo(report.summary())
+    for label, paths in (("written", report.written), ("removed", report.removed)):
+        if paths and len(paths) <= 20:
+            for p in paths:
+                click.echo(f"  {label}: {p}")
+    click.echo(f"Open {report.site_dir / 'index.html'} or run `recap serve`")
+
+
+@main.command("serve")
+@click.option("--port", default=8000, show_default=True, type=click.IntRange(0, 65535), help="Port on 127.0.0.1.")
+@pass_project
+def serve_cmd(project: Project, port: int) -> None:
+    """Preview the site on http://127.0.0.1:PORT/ and rebuild what changed when content/ or templates/ change."""
+    from .serve import serve
+
+    serve(project, port, on_build=lambda r: click.echo(r.summary()))
+
+
+@main.command("align")
+@click.argument("slug")
+@click.option("--no-embeddings", is_flag=True, help="Lexical cues only (faster; no sentence embeddings).")
+@pass_project
+def align_cmd(project: Project, slug: str, no_embeddings: bool) -> None:
+    """Find chapters (or check the notes' times), link them to papers, name speakers, find mentions."""
+    from .align import AlignOptions, run_align
+
+    result = run_align(project, slug, AlignOptions(embeddings=not no_embeddings,
+                                                   cache_dir=project.cache_dir / "align"))
+    from .timefmt import format_timestamp
+
+    for c in result.chapters:
+        click.echo(f"  {format_timestamp(c.start):>8}  {c.kind:6} {c.title}" + (f"  -> {c.paper}" if c.paper else ""))
+    for note in result.notes:
+        click.echo(note)

@@ -664,7 +664,7 @@ def build_site(project: Project, *, base_url: str | None = None, out: Path | Non
 
         index_site(site, out)
         report.indexed = True
-    log.info("%s", report.summary())
+    log.debug("%s", report.summary())
     return report
 
 
