@@ -256,3 +256,82 @@ def align_cmd(project: Project, slug: str, no_embeddings: bool) -> None:
         click.echo(f"  {format_timestamp(c.start):>8}  {c.kind:6} {c.title}" + (f"  -> {c.paper}" if c.paper else ""))
     for note in result.notes:
         click.echo(note)
+
+
+# -- quality report and voice library (pipeline.report, pipeline.voices) --------------------------------
+@main.command("report")
+@click.argument("slug")
+@click.option("--all", "show_all", is_flag=True, help="List every passage, not only the worst 30.")
+@pass_project
+def report_cmd(project: Project, slug: str, show_all: bool) -> None:
+    """Rank an episode's passages most likely wrong (loops, silence, low confidence, doubtful links, names)."""
+    from .report import episode_report, print_report
+
+    print_report(episode_report(project, slug), limit=None if show_all else 30)
+
+
+@main.group()
+def voices() -> None:
+    """The voice library: speakers recognised across episodes (content/voices/)."""
+
+
+@voices.command("list")
+@click.argument("slug", required=False)
+@pass_project
+def voices_list(project: Project, slug: str | None) -> None:
+    """Known voices, or the proposals of episode SLUG."""
+    from .voices import library, load_episode_voices
+
+    store = project.content
+    if slug is None:
+        lib = library(store)
+        if not lib:
+            click.echo("No voices yet: they are added when named speakers are processed.")
+        for person, samples in lib.items():
+            eps = sorted({s.episode for s in samples})
+            confirmed = sum(s.confirmed for s in samples)
+            click.echo(f"{person}: {len(samples)} samples ({confirmed} confirmed) from {', '.join(eps)}")
+        return
+    store.require_episode(slug)
+    ev = load_episode_voices(store, slug)
+    if not ev.matches:
+        click.echo(f"{slug}: no voice matches")
+    for m in ev.matches:
+        click.echo(f"{m.label}: {m.person} (score {m.score:.2f}, margin {m.margin:.2f}) {m.status}")
+
+
+@voices.command("confirm")
+@click.argument("slug")
+@click.argument("label")
+@click.argument("person", required=False)
+@pass_project
+def voices_confirm(project: Project, slug: str, label: str, person: str | None) -> None:
+    """Confirm the name proposed for speaker LABEL of episode SLUG (or name it PERSON)."""
+    from .voices import confirm
+
+    m = confirm(project, slug, label, person)
+    click.echo(f"{slug} {label}: confirmed as {m.person}; the voice joins the library")
+
+
+@voices.command("reject")
+@click.argument("slug")
+@click.argument("label")
+@pass_project
+def voices_reject(project: Project, slug: str, label: str) -> None:
+    """Reject the name proposed for speaker LABEL of episode SLUG (it is not proposed again)."""
+    from .voices import reject
+
+    m = reject(project, slug, label)
+    click.echo(f"{slug} {label}: rejected {m.person}; it will not be proposed again")
+
+
+@voices.command("forget")
+@click.argument("person")
+@click.option("--episode", help="Only the samples from this episode.")
+@pass_project
+def voices_forget(project: Project, person: str, episode: str | None) -> None:
+    """Remove a person's voice samples from the library."""
+    from .voices import forget
+
+    n = forget(project, person, episode)
+    click.echo(f"Removed {n} voice sample{'s' if n != 1 else ''} of {person}")
