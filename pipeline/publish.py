@@ -203,9 +203,9 @@ def check_for_production(site: Path, base_url: str) -> None:
     if problems:
         for p in problems:
             log.debug("check: %s", p)
-        more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""
-        raise PublishError(f"the built site failed its checks, nothing was published: {problems[0]}{more}",
-                           hint="fix it, `recap build` and look at the page, then publish again")
+        n = len(problems)
+        raise PublishError(f"the built site failed its checks ({n} problem{'s' if n > 1 else ''}), nothing was "
+                           f"published: {problems[0]}")
 
 
 def deploy(site: Path, project, options: PublishOptions = PublishOptions(),

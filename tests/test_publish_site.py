@@ -1,0 +1,231 @@
+"""`recap publish` end to end: a real build (Jinja2 + Pagefind) checked by check_site, deployed to a
+real bare git repository, a directory through real rsync, and a dir: target killed mid-copy.
+
+The content is small and generated (two episodes, four papers) so that each publish (a full build)
+takes seconds; the seed episode's site takes about a minute to index for search on this machine.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from pipeline.config import default_templates, open_project
+from pipeline.models import Chapter, Episode, Paper, Person, Transcript, Utterance
+from pipeline.publish import PublishOptions, file_hashes, publish
+from tests.conftest import content_snapshot
+
+BASE = "https://talks.example.org/recap/"
+
+
+def git(*args: str, cwd: Path | None = None) -> str:
+    return subprocess.run(["git", *args], cwd=cwd, check=True, capture_output=True, text=True).stdout
+
+
+def fill(project) -> None:
+    """Two short episodes, four papers, two people: a small but complete site."""
+    store = project.content
+    store.save_person(Person(id="ada-host", name="Ada Host", host=True))
+    store.save_person(Person(id="bo-author", name="Bo Author"))
+    for i in range(4):
+        store.save_paper(Paper(id=f"paper-{i}", title=f"Scaling study number {i}", authors=["Bo Author"],
+                               abstract=f"We measure effect {i} on held-out data.", date="2023-12-1%d" % i))
+    for e in (1, 2):
+        utts = [Utterance(start=i * 6.0, end=i * 6 + 5.0, speaker="SPEAKER_00" if i < 5 else "SPEAKER_01",
+                          text=f"Episode {e} sentence {i} talks about scaling study number {i % 4}.")
+                for i in range(30)]
+        store.save_episode(Episode(
+            slug=f"day-{e}", title=f"Conference day {e}", date=f"2023-12-1{e}", description=f"Notes of day {e}.",
+            speakers={"SPEAKER_00": "ada-host", "SPEAKER_01": "bo-author"}, papers=[f"paper-{e}"],
+            chapters=[Chapter(start=0, title="Welcome", kind="intro", speakers=["ada-host"]),
+                      Chapter(start=30, title=f"Scaling study number {e}", paper=f"paper-{e}",
+                              speakers=["bo-author"])],
+            transcript=Transcript(utterances=utts)))
+
+
+def change(project) -> None:
+    """The edit between two publishes: day 1's notes change, paper 3 is removed."""
+    store = project.content
+    ep = store.load_episode("day-1")
+    ep.description = "Notes of day 1, with the corrected room number."
+    store.save_episode(ep, parts=("meta",))
+    store.delete("papers/paper-3.toml")
+
+
+@pytest.fixture
+def site_project(project):
+    text = (project.root / "recap.toml").read_text().replace('base_url = "/"', f'base_url = "{BASE}"')
+    (project.root / "recap.toml").write_text(text)
+    project = open_project(project.root)
+    fill(project)
+    return project
+
+
+def cli(project, *args: str):
+    from click.testing import CliRunner
+
+    from pipeline.cli import main
+
+    return CliRunner().invoke(main, ["-C", str(project.root), "-q", "publish", *args])
+
+
+def test_publish_to_git_twice_keeps_history_and_only_changes_what_changed(site_project, tmp_path):
+    remote = tmp_path / "pages.git"
+    git("init", "-q", "--bare", str(remote))
+    to = f"git:{remote}:gh-pages"
+    r1 = cli(site_project, "--to", to)
+    assert r1.exit_code == 0, r1.output
+    lines = r1.output.splitlines()
+    assert lines[0].startswith(f"Published to {to} (") and lines[0].endswith(" files sent")
+    assert lines[1:] == [f"  {BASE}", f"  {BASE}episodes/day-1/", f"  {BASE}episodes/day-2/"]
+
+    change(site_project)
+    dry = cli(site_project, "--to", to, "--dry-run")
+    assert dry.exit_code == 0, dry.output
+    assert "M episodes/day-1/index.html" in dry.output.splitlines()
+    assert "D papers/paper-3/index.html" in dry.output.splitlines()
+    assert "M episodes/day-2/index.html" not in dry.output
+    assert dry.output.splitlines()[-1].startswith(f"Dry run for {to}: would publish ")
+    r2 = cli(site_project, "--to", to, "-m", "Fix the room number")
+    assert r2.exit_code == 0, r2.output
+    assert r2.output.splitlines()[1:] == [f"  {BASE}", f"  {BASE}episodes/day-1/"]
+
+    clone = tmp_path / "clone"
+    git("clone", "-q", "-b", "gh-pages", str(remote), str(clone))
+    assert [s for s in git("log", "--format=%s", cwd=clone).splitlines()] == ["Fix the room number", "Publish site"]
+    assert (clone / ".nojekyll").exists()
+    page = (clone / "episodes/day-1/index.html").read_text()
+    assert "corrected room number" in page and f'{BASE}' in (clone / "feed.xml").read_text()
+    assert not (clone / "papers/paper-3").exists() and (clone / "papers/paper-2/index.html").exists()
+    assert not (clone / ".recap-manifest.json").exists()
+    # The second commit changes day 1 and removes paper 3; day 2's page and other papers are untouched.
+    diff = dict(line.split("\t")[::-1] for line in git("diff", "--name-status", "HEAD~1", "HEAD", cwd=clone).splitlines())
+    assert diff["episodes/day-1/index.html"] == "M" and diff["papers/paper-3/index.html"] == "D"
+    for same in ("episodes/day-2/index.html", "papers/paper-0/index.html", "episodes/day-2/transcript.vtt"):
+        assert same not in diff
+
+
+def test_publish_with_rsync_transfers_only_changed_pages(site_project, tmp_path):
+    dest = tmp_path / "htdocs"
+    opts = PublishOptions(to=f"rsync:{dest}")
+    first = publish(site_project, opts)
+    assert first.transferred == sorted(file_hashes(dest)) and "episodes/day-2/index.html" in first.transferred
+    before = file_hashes(dest)
+
+    change(site_project)
+    second = publish(site_project, opts)
+    after = file_hashes(dest)
+    # Exactly the files whose bytes changed were sent; the deleted paper's page is gone.
+    assert set(second.transferred) == {p for p in after if before.get(p) != after[p]}
+    pages_removed = [p for p in second.changes.removed if not p.startswith("pagefind/")]  # index chunks are
+    assert pages_removed == ["papers/paper-3/index.html"] and not (dest / "papers/paper-3").exists()  # hash-named
+    assert "episodes/day-1/index.html" in second.transferred
+    for same in ("episodes/day-2/index.html", "episodes/day-2/transcript.vtt", "episodes/day-1/transcript.vtt",
+                 "papers/paper-0/index.html", "static/site.css"):
+        assert same not in second.transferred
+    assert len(second.transferred) < len(after) / 3
+    assert second.urls() == [BASE, f"{BASE}episodes/day-1/"]
+
+
+def test_failed_check_leaves_the_targets_exactly_as_they_were(site_project, tmp_path):
+    live = tmp_path / "srv" / "www"
+    live.parent.mkdir()
+    assert cli(site_project, "--to", f"dir:{live}").exit_code == 0
+    before = content_snapshot(live.parent), os.readlink(live)
+    # A theme override with a dead link: the build succeeds, the check must stop the publish.
+    base = (default_templates() / "base.html").read_text("utf-8")
+    assert "</footer>" in base
+    (site_project.root / "templates" / "base.html").write_text(
+        base.replace("</footer>", '<a href="{{ base }}no-such-page/">old archive</a></footer>'), "utf-8")
+    result = cli(site_project, "--to", f"dir:{live}")
+    assert result.exit_code == 1
+    line = result.output.strip().splitlines()[-1]
+    assert line.startswith("Error: the built site failed its checks (") and "nothing was published: " in line
+    assert "no-such-page" in line
+    assert (content_snapshot(live.parent), os.readlink(live)) == before  # still the first release, intact
+    leftovers = list((site_project.cache_dir / "publish").glob("staging-*"))
+    assert leftovers == []
+
+
+def test_sigkill_during_the_copy_leaves_the_old_or_the_new_site(site_project, tmp_path):
+    """Kill `recap publish` at random moments once it starts copying a release (a 48 MB recording
+    makes the copy take a while): the live folder is always one whole release."""
+    live = tmp_path / "www"
+    releases = tmp_path / "www.releases"
+    ep_dir = site_project.content.root / "episodes" / "day-2"
+    rng = random.Random(7)
+    (ep_dir / "talk.mp3").write_bytes(rng.randbytes(48 << 20))
+    ep = site_project.content.load_episode("day-2")
+    ep.audio = "talk.mp3"
+    site_project.content.save_episode(ep, parts=("meta",))
+    assert cli(site_project, "--to", f"dir:{live}").exit_code == 0
+    old = content_snapshot(live)
+    assert "episodes/day-2/talk.mp3" in old
+
+    (ep_dir / "talk.mp3").write_bytes(rng.randbytes(48 << 20))  # a re-encoded recording
+    change(site_project)
+    cmd = [sys.executable, "-c", "from pipeline.cli import main; main()", "-C", str(site_project.root),
+           "-q", "publish", "--to", f"dir:{live}"]
+    killed_mid_copy, switched = 0, []
+    for late in (0.05, 0.3, 1.0):  # early in the copy, later, maybe after the switch
+        proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        deadline = time.monotonic() + 90
+        while proc.poll() is None and time.monotonic() < deadline and not list(releases.glob(".tmp-*")):
+            time.sleep(0.002)
+        time.sleep(rng.uniform(0, late))
+        proc.send_signal(signal.SIGKILL)
+        proc.wait()
+        killed_mid_copy += bool(list(releases.glob(".tmp-*")))
+        now = content_snapshot(live)
+        if now != old:  # the publish got as far as the switch: it must be the whole new site
+            switched.append(now)
+            break
+    assert killed_mid_copy >= 1, "no kill landed during the copy"
+    # The next publish finishes, cleans up the half-made release and serves the new site.
+    result = cli(site_project, "--to", f"dir:{live}")
+    assert result.exit_code == 0, result.output
+    assert not list(releases.glob(".tmp-*"))
+    new = content_snapshot(live)
+    assert b"corrected room number" in new["episodes/day-1/index.html"] and "papers/paper-3/index.html" not in new
+    assert new["episodes/day-2/talk.mp3"] == (ep_dir / "talk.mp3").read_bytes()
+    for seen in switched:  # identical to a complete publish (Pagefind names its index chunks by a hash
+        assert _pages(seen) == _pages(new)  # that varies between runs: those are checked for consistency)
+        _check_pagefind(seen)
+    _check_pagefind(new)
+
+
+def _pages(snapshot: dict[str, bytes]) -> dict[str, bytes]:
+    return {k: v for k, v in snapshot.items() if not k.startswith("pagefind/")}
+
+
+def _check_pagefind(snapshot: dict[str, bytes]) -> None:
+    """The search index in a tree is one index: its entry file names a metadata file that is there."""
+    import json
+
+    entry = json.loads(snapshot["pagefind/pagefind-entry.json"])
+    for lang in entry["languages"].values():
+        assert f"pagefind/pagefind.{lang['hash']}.pf_meta" in snapshot
+
+
+def test_cli_errors(site_project, tmp_path):
+    r = cli(site_project, "--to", "ftp://example.org/site")
+    assert r.exit_code == 1
+    assert r.output == ("Error: unknown publish target 'ftp://example.org/site': use git:BRANCH, "
+                        "git:REMOTE:BRANCH, dir:PATH or rsync:[HOST:]PATH\n")
+    r = cli(site_project)
+    assert r.exit_code == 1
+    assert r.output == ('Error: no publish target: set [publish] to = "git:gh-pages" (or dir:PATH, '
+                        "rsync:HOST:PATH) in recap.toml, or pass --to\n")
+    nowhere = tmp_path / "nowhere.git"
+    r = cli(site_project, "--to", f"git:{nowhere}:gh-pages")
+    assert r.exit_code == 1
+    assert r.output == (f"Error: cannot reach git remote {nowhere}: '{nowhere}' does not appear to be a git "
+                        "repository (check the URL and your git/ssh credentials)\n")
+    assert not (site_project.cache_dir / "publish").exists()  # failed before building anything
