@@ -206,7 +206,8 @@ def publish_cmd(project: Project, to: str | None, base_url: str | None, dry_run:
     if not ch:
         click.echo(f"{report.target} is up to date: nothing to publish")
         return
-    where = f" ({report.revision[:12]})" if report.revision else ""
+    rev = report.revision or ""
+    where = f" ({rev[:12] if report.target.startswith('git:') else rev})" if rev else ""
     click.echo(f"Published to {report.target}{where}: {ch.counts()}, {len(report.transferred)} files sent")
     for url in report.urls():
         click.echo(f"  {url}")

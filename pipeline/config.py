@@ -39,7 +39,11 @@ class PublishConfig:
     to: str | None = None
     """Target: "git:BRANCH", "git:REMOTE:BRANCH", "dir:PATH" or "rsync:[HOST:]PATH"."""
     cname: str | None = None
+    """Custom domain written to CNAME on git targets (GitHub/GitLab Pages)."""
     message: str = "Publish site"
+    """Commit message on git targets."""
+    keep_releases: int = 5
+    """dir: targets keep this many release folders (the live one included) for a quick rollback."""
 
 
 @dataclass

@@ -121,8 +121,9 @@ class PublishOptions:
     """Commit message for git targets; default ``[publish] message``."""
     cname: str | None = None
     """Custom domain written to ``CNAME`` (git targets); default ``[publish] cname``."""
-    keep_releases: int = 5
-    """dir targets: how many release folders to keep (the live one included)."""
+    keep_releases: int | None = None
+    """dir targets: how many release folders to keep (the live one included); default
+    ``[publish] keep_releases``."""
 
 
 @dataclass
@@ -498,7 +499,8 @@ class _DirDeployer:
 
     def _prune(self, keep: set[Path]) -> None:
         releases = sorted(p for p in self.releases.iterdir() if p.is_dir() and not p.name.startswith("."))
-        excess = releases[: max(0, len(releases) - max(self.options.keep_releases, 1))]
+        keep_n = self.options.keep_releases or self.project.config.publish.keep_releases
+        excess = releases[: max(0, len(releases) - max(keep_n, 1))]
         for old in excess:
             if old not in keep:
                 shutil.rmtree(old, ignore_errors=True)

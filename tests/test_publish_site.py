@@ -144,7 +144,9 @@ def test_failed_check_leaves_the_targets_exactly_as_they_were(site_project, tmp_
     assert "</footer>" in base
     (site_project.root / "templates" / "base.html").write_text(
         base.replace("</footer>", '<a href="{{ base }}no-such-page/">old archive</a></footer>'), "utf-8")
-    result = cli(site_project, "--to", f"dir:{live}")
+    with open(site_project.root / "recap.toml", "a") as fh:  # the target from the config, relative to it
+        fh.write('\n[publish]\nto = "dir:../srv/www"\n')
+    result = cli(site_project)
     assert result.exit_code == 1
     line = result.output.strip().splitlines()[-1]
     assert line.startswith("Error: the built site failed its checks (") and "nothing was published: " in line
