@@ -41,8 +41,12 @@ import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import TYPE_CHECKING, Protocol
 
 from .errors import ConfigError, DependencyMissing, LockedError, PublishError
+
+if TYPE_CHECKING:
+    from .config import Project
 
 log = logging.getLogger(__name__)
 
@@ -102,7 +106,10 @@ def parse_target(spec: str | None, root: Path) -> Target:
 def _valid_branch(name: str) -> bool:
     if not name or name.startswith("-"):
         return False
-    r = subprocess.run(["git", "check-ref-format", "--branch", name], capture_output=True)
+    try:
+        r = subprocess.run(["git", "check-ref-format", "--branch", name], capture_output=True)
+    except FileNotFoundError:  # no git: the deployer says so
+        return True
     return r.returncode == 0
 
 
@@ -160,7 +167,7 @@ class PublishReport:
 
 
 # -- the whole flow ------------------------------------------------------------------------------
-def publish(project, options: PublishOptions = PublishOptions()) -> PublishReport:
+def publish(project: Project, options: PublishOptions = PublishOptions()) -> PublishReport:
     """Build, check and deploy the project's site. Raises :class:`PublishError` (target untouched)
     when the build has problems or the target cannot be reached."""
     cfg = project.config
@@ -185,11 +192,9 @@ def publish(project, options: PublishOptions = PublishOptions()) -> PublishRepor
         shutil.rmtree(staging, ignore_errors=True)
 
 
-def build_for_production(project, out: Path, base_url: str) -> None:
+def build_for_production(project: Project, out: Path, base_url: str) -> None:
     """A full build of content/ for ``base_url`` into ``out`` (never the preview ``site/``)."""
-    from .render import build_site
-
-    from .render import MANIFEST
+    from .render import MANIFEST, build_site
 
     log.info("Building the site for %s", base_url)
     build_site(project, base_url=base_url, out=out, full=True)
@@ -209,16 +214,26 @@ def check_for_production(site: Path, base_url: str) -> None:
                            f"published: {problems[0]}")
 
 
-def deploy(site: Path, project, options: PublishOptions = PublishOptions(),
+def deploy(site: Path, project: Project, options: PublishOptions = PublishOptions(),
            base_url: str = "/") -> PublishReport:
-    """Deploy an already built and checked ``site`` folder to ``options.to`` (no build, no check)."""
+    """Deploy an already built and checked ``site`` folder to ``options.to`` (no build, no check).
+    Git targets add ``.nojekyll`` (and ``CNAME``) to ``site`` first."""
     deployer = _deployer(parse_target(options.to or project.config.publish.to, project.root), project, options)
     deployer.preflight()
     return deployer.deploy(site, base_url)
 
 
-def _deployer(target: Target, project, options: PublishOptions):
-    cls = {"git": _GitDeployer, "dir": _DirDeployer, "rsync": _RsyncDeployer}[target.kind]
+class Deployer(Protocol):
+    """One kind of target. ``preflight`` runs before the build (fail fast: unreachable remote,
+    unusable folder); ``deploy`` sends a built, checked site, or with ``dry_run`` only compares."""
+
+    def preflight(self) -> None: ...
+
+    def deploy(self, site: Path, base_url: str) -> PublishReport: ...
+
+
+def _deployer(target: Target, project: Project, options: PublishOptions) -> Deployer:
+    cls: type = {"git": _GitDeployer, "dir": _DirDeployer, "rsync": _RsyncDeployer}[target.kind]
     return cls(target, project, options)
 
 
@@ -261,17 +276,18 @@ def compare(old: dict[str, str], new: dict[str, str]) -> Changes:
 
 
 def _first_error(stderr: str) -> str:
+    """git's first ``fatal:``/``error:`` line, without the prefix (else its last line)."""
     lines = [ln.strip() for ln in stderr.splitlines() if ln.strip()]
     for ln in lines:
-        for prefix in ("fatal: ", "error: ", "rsync error: ", "rsync: "):
+        for prefix in ("fatal: ", "error: "):
             if ln.startswith(prefix):
-                return ln[len(prefix):] if prefix in ("fatal: ", "error: ") else ln
+                return ln[len(prefix):]
     return lines[-1] if lines else "no message"
 
 
 # -- git ------------------------------------------------------------------------------------------
 class _GitDeployer:
-    def __init__(self, target: Target, project, options: PublishOptions) -> None:
+    def __init__(self, target: Target, project: Project, options: PublishOptions) -> None:
         self.target, self.project, self.options = target, project, options
         self.env = {**os.environ, "GIT_TERMINAL_PROMPT": "0", "LC_ALL": "C"}
         for var in ("GIT_DIR", "GIT_WORK_TREE", "GIT_INDEX_FILE", "GIT_OBJECT_DIRECTORY"):
@@ -279,32 +295,34 @@ class _GitDeployer:
         self.url = target.where
         self.parent: str | None = None
 
-    def _git(self, *args: str, git_dir: Path | None = None, env: dict | None = None,
-             what: str = "", timeout: float | None = None, check: bool = True) -> str:
-        if shutil.which("git") is None:
-            raise DependencyMissing("git is not installed", hint="install git to publish to a git target")
+    def _run(self, *args: str, git_dir: Path | None = None, env: dict | None = None,
+             timeout: float | None = None) -> subprocess.CompletedProcess:
         cmd = ["git", *(["--git-dir", str(git_dir)] if git_dir else []), *args]
         try:
-            r = subprocess.run(cmd, capture_output=True, text=True, env=env or self.env, timeout=timeout)
+            return subprocess.run(cmd, capture_output=True, text=True, env=env or self.env, timeout=timeout)
         except subprocess.TimeoutExpired:
             raise PublishError(f"{self.target}: git {args[0]} took longer than {timeout:.0f} s; "
                                "nothing was published") from None
-        if check and r.returncode != 0:
+
+    def _git(self, *args: str, what: str = "", **kw) -> str:
+        """Run git; its stdout, or a PublishError with git's own first error line."""
+        r = self._run(*args, **kw)
+        if r.returncode != 0:
             raise PublishError(f"{self.target}: {what or 'git ' + args[0]} failed: {_first_error(r.stderr)}")
         return r.stdout
 
     def preflight(self) -> None:
+        if shutil.which("git") is None:
+            raise DependencyMissing("git is not installed", hint="install git to publish to a git target")
         if not self.url:
             root = self.project.root
-            r = subprocess.run(["git", "-C", str(root), "remote", "get-url", "origin"],
-                               capture_output=True, text=True, env=self.env)
+            r = self._run("-C", str(root), "remote", "get-url", "--push", "origin")
             if r.returncode != 0:
                 raise PublishError(f"{self.target}: {root} has no git remote 'origin'",
                                    hint=f"use git:REMOTE:{self.target.branch} to name the repository")
             self.url = r.stdout.strip()
         ref = f"refs/heads/{self.target.branch}"
-        r = subprocess.run(["git", "ls-remote", "--heads", self.url, ref], capture_output=True,
-                           text=True, env=self.env, timeout=NETWORK_TIMEOUT)
+        r = self._run("ls-remote", "--heads", self.url, ref, timeout=NETWORK_TIMEOUT)
         if r.returncode != 0:
             raise PublishError(f"cannot reach git remote {self.url}: {_first_error(r.stderr)}",
                                hint="check the URL and your git/ssh credentials")
@@ -325,8 +343,7 @@ class _GitDeployer:
         """The user's own git identity (project repo, then global); "recap" when there is none."""
         env: dict[str, str] = {}
         for key, var, default in (("user.name", "NAME", "recap"), ("user.email", "EMAIL", "recap@localhost")):
-            r = subprocess.run(["git", "-C", str(self.project.root), "config", key],
-                               capture_output=True, text=True, env=self.env)
+            r = self._run("-C", str(self.project.root), "config", key)
             value = r.stdout.strip() or default
             for who in ("AUTHOR", "COMMITTER"):
                 env.setdefault(f"GIT_{who}_{var}", os.environ.get(f"GIT_{who}_{var}") or value)
@@ -379,9 +396,8 @@ class _GitDeployer:
         args = ["commit-tree", tree, "-m", message] + (["-p", self.parent] if self.parent else [])
         commit = self._git(*args, git_dir=repo, env={**self.env, **self._identity()}).strip()
         # Never --force: if someone else published meanwhile, the push is refused and nothing is lost.
-        r = subprocess.run(["git", "--git-dir", str(repo), "push", "--quiet", "--porcelain", self.url,
-                            f"{commit}:refs/heads/{branch}"], capture_output=True, text=True,
-                           env=self.env, timeout=NETWORK_TIMEOUT)
+        r = self._run("push", "--quiet", "--porcelain", self.url, f"{commit}:refs/heads/{branch}",
+                      git_dir=repo, timeout=NETWORK_TIMEOUT)
         if r.returncode != 0:
             if "rejected" in r.stdout + r.stderr or "non-fast-forward" in r.stdout + r.stderr:
                 raise PublishError(f"{self.target}: the remote branch {branch} moved while publishing; "
@@ -409,7 +425,7 @@ class _GitDeployer:
 
 # -- dir: releases and an atomic symlink swap ------------------------------------------------------
 class _DirDeployer:
-    def __init__(self, target: Target, project, options: PublishOptions) -> None:
+    def __init__(self, target: Target, project: Project, options: PublishOptions) -> None:
         self.target, self.project, self.options = target, project, options
         self.live = Path(target.where)
         self.releases = self.live.with_name(self.live.name + ".releases")
@@ -528,7 +544,7 @@ _RSYNC_ERRORS = {
 
 
 class _RsyncDeployer:
-    def __init__(self, target: Target, project, options: PublishOptions) -> None:
+    def __init__(self, target: Target, project: Project, options: PublishOptions) -> None:
         self.target, self.project, self.options = target, project, options
 
     def preflight(self) -> None:
@@ -561,7 +577,9 @@ class _RsyncDeployer:
             raise PublishError(f"{self.target}: rsync took longer than {NETWORK_TIMEOUT} s") from None
         if r.returncode != 0:
             what = _RSYNC_ERRORS.get(r.returncode, f"rsync exited with {r.returncode}")
-            raise PublishError(f"{self.target}: {what}: {_first_error(r.stderr)}")
+            lines = [ln.strip() for ln in r.stderr.splitlines()
+                     if ln.strip() and not ln.lower().startswith("warning:")]
+            raise PublishError(f"{self.target}: {what}: {lines[0] if lines else 'no message'}")
         changes, sent = parse_itemized(r.stdout)
         log.debug("rsync: %d files sent in %.1f s", len(sent), time.monotonic() - started)
         dry = self.options.dry_run

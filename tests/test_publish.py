@@ -238,3 +238,47 @@ def test_rsync_unreachable_host(tmp_path, project):
     with pytest.raises(PublishError) as exc:
         deploy(make_site(tmp_path / "site", V1), project, PublishOptions(to=f"rsync:{tmp_path}/no/such/dir"))
     assert exc.value.message == f"{tmp_path}/no/such does not exist (create it, then publish again)"
+
+
+@pytest.fixture
+def fake_ssh(tmp_path, monkeypatch):
+    """A remote shell for rsync (RSYNC_RSH, as a user's own ssh setup would give) that runs the
+    remote side here, so HOST:PATH targets are exercised without a network."""
+    script = tmp_path / "fake-ssh"
+    script.write_text('#!/bin/sh\nhost="$1"; shift\n'
+                      'if [ "$host" = down.example.org ]; then\n'
+                      '  echo "ssh: connect to host $host port 22: Connection refused" >&2; exit 255\nfi\n'
+                      'exec "$@"\n')
+    script.chmod(0o755)
+    monkeypatch.setenv("RSYNC_RSH", str(script))
+
+
+def test_rsync_to_a_host_through_the_users_remote_shell(tmp_path, project, fake_ssh):
+    dest = tmp_path / "srv"
+    opts = PublishOptions(to=f"rsync:web.example.org:{dest}")
+    assert deploy(make_site(tmp_path / "site", V1), project, opts).transferred == sorted(V1)
+    r = deploy(make_site(tmp_path / "site", V2), project, opts)
+    assert r.transferred == ["episodes/day-1/index.html", "episodes/day-3/index.html", "index.html"]
+    assert r.changes.removed == ["papers/dpo/index.html"]
+    assert {k: v.decode() for k, v in content_snapshot(dest).items()} == V2
+
+    with pytest.raises(PublishError) as exc:
+        deploy(make_site(tmp_path / "site", V1), project, PublishOptions(to=f"rsync:down.example.org:{dest}"))
+    assert exc.value.message == (f"rsync:down.example.org:{dest}: cannot reach the host (ssh failed): "
+                                 "ssh: connect to host down.example.org port 22: Connection refused")
+    assert {k: v.decode() for k, v in content_snapshot(dest).items()} == V2
+
+
+def test_two_publishes_to_one_folder_do_not_interleave(tmp_path, project):
+    from filelock import FileLock
+
+    from pipeline.errors import LockedError
+
+    live = tmp_path / "www"
+    deploy(make_site(tmp_path / "site", V1), project, PublishOptions(to=f"dir:{live}"))
+    before = content_snapshot(live)
+    with FileLock(str(tmp_path / "www.releases" / ".lock")):  # another publish is switching releases
+        with pytest.raises(LockedError) as exc:
+            deploy(make_site(tmp_path / "site", V2), project, PublishOptions(to=f"dir:{live}"))
+    assert exc.value.message == f"another recap publish to {live} is running; wait for it to finish"
+    assert content_snapshot(live) == before
