@@ -122,12 +122,13 @@ def align_episode(episode: Episode, papers: dict[str, Paper], people: dict[str, 
         notes.append("no transcript: chapters left as they are")
         return AlignResult(chapters, list(episode.mentions), dict(episode.speakers), [], [], list(episode.papers), notes)
 
-    candidates = score_candidates(utts, embeddings=opts.embeddings, cache_dir=opts.cache_dir)
+    fixed = [c for c in chapters if c.source in ("notes", "person")]
+    # with notes, lexical cues are enough to confirm or shift their times
+    candidates = score_candidates(utts, embeddings=opts.embeddings and not fixed, cache_dir=opts.cache_dir)
     index = PaperIndex(papers)
     embed_sim = _embed_sim(opts.cache_dir, papers) if opts.embeddings else None
     boundary_of: dict[int, Boundary | None] = {}
 
-    fixed = [c for c in chapters if c.source in ("notes", "person")]
     if fixed:
         movable = [c for c in chapters if c.source == "notes"]
         rec = reconcile_notes([c.start for c in movable], candidates, max_offset=opts.max_offset,
@@ -257,9 +258,9 @@ def align_episode(episode: Episode, papers: dict[str, Paper], people: dict[str, 
                 votes[utts[j].speaker][person.id] += 1
         # the host's hand-over just before the chapter
         if host is not None and b is not None and "handover" in b.cues:
-            for i in range(max(0, lo - 3), lo):
-                if utts[i].speaker and utts[i].speaker != utts[lo].speaker:
-                    votes[utts[i].speaker][host.id] += 1
+            for label in {utts[i].speaker for i in range(max(0, lo - 3), lo)}:
+                if label and label != utts[lo].speaker:
+                    votes[label][host.id] += 1
         c.speakers = ids
         if c.source == "auto" and c.kind != "intro":
             c.title = _title(paper, c.kind, [people[s].name for s in ids if s in people], c.start)

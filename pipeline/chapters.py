@@ -193,13 +193,16 @@ def score_candidates(utts: list[Utterance], *, embeddings: bool = True, cache_di
     n = len(utts)
     # 1. hand-overs: the chapter starts at the first speech after the hand-over sentence
     for h, u in enumerate(utts):
+        # a sentence may run over two subtitle lines: read the previous one with it
+        prev = utts[h - 1].text.strip() + " " if h > 0 and not _turn_change(utts, h) else ""
+        joined = prev + u.text.strip()
         for pat, weight in _HANDOVER:
-            m = pat.search(u.text)
+            m = next((m for m in pat.finditer(joined) if m.end() > len(prev)), None)
             if not m:
                 continue
             if "name" in pat.groupindex and m.groupdict().get("name") and not _is_name(_clean_name(m.group("name"))):
                 continue
-            tail = u.text[m.end():]
+            tail = joined[m.end():]
             # the hand-over should close the host's part: at (or near) the end of its utterance
             if len(tail.split()) > 6:
                 continue
@@ -213,15 +216,18 @@ def score_candidates(utts: list[Utterance], *, embeddings: bool = True, cache_di
                 if _turn_change(utts, k):
                     j = k
                     break
-            if j >= n or _WITHIN_TALK.search(u.text):
+            if j >= n or _WITHIN_TALK.search(joined):
                 continue
             b = add(j, weight, "handover")
-            b.handover += [x for x in handover_names(u.text) if x not in b.handover]
+            b.handover += [x for x in handover_names(joined[m.start():]) if x not in b.handover]
             break
     # 2. self-introductions and talk announcements
     for i, u in enumerate(utts):
         names = self_intro_names(u.text)
-        announce = bool(_ANNOUNCE.search(u.text))
+        # "I'm Tim." then "Today, I present QLoRA": the announcement follows within seconds
+        _, ahi = _window(utts, i, 10.0, forward=True)
+        announce = any(_ANNOUNCE.search(x.text) for x in utts[i:min(ahi, i + 3)]) if names else bool(
+            _ANNOUNCE.search(u.text))
         if not names and not announce:
             continue
         lo = max(0, i - 4)

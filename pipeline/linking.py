@@ -40,6 +40,8 @@ def _alias_pattern(alias: str) -> re.Pattern[str] | None:
     if len(alias) < 3 or len(alias.split()) > 4:
         return None
     body = r"[\s-]*".join(re.escape(p) for p in re.split(r"[\s-]+", alias))
+    if len(alias.split()) >= 3:  # a phrase: "Direct Preference Optimization", in any case
+        return re.compile(rf"(?<![\w-])(?i:{body})(?![\w-])")
     upper = sum(ch.isupper() for ch in alias)
     if upper >= 2 or any(ch.isdigit() for ch in alias):
         return re.compile(rf"(?<![\w-])(?=[^\s]*[A-Z])(?i:{body})(?![\w-])")
@@ -70,6 +72,9 @@ class PaperIndex:
         for i, pid in enumerate(self.ids):
             p = papers[pid]
             names = short_names(p)
+            head = p.title.split(":", 1)[0].strip()
+            if ":" in p.title and 3 <= len(head.split()) <= 6:
+                names = [*names, head]  # the main title before a subtitle
             toks = tokens(p.title) * 3 + tokens(" ".join(names)) * 3 + tokens(p.abstract)
             self.lengths.append(len(toks))
             for t, c in Counter(toks).items():
@@ -180,7 +185,8 @@ def link_chapter(index: PaperIndex, *, lead_in: str, opening: str, body: str, na
         e.score += min(1.5, 0.5 * c)
         e.reasons.append(f"short name x{c}")
     if embed_sim is not None and cands:
-        for pid, cos in embed_sim(opening or body[:3000], list(cands)).items():
+        top_ids = [e.paper for e in sorted(cands.values(), key=lambda e: -e.score)[:8]]
+        for pid, cos in embed_sim(opening or body[:3000], top_ids).items():
             if cos > 0.3:
                 cands[pid].score += 3.0 * (cos - 0.3)
                 cands[pid].reasons.append(f"content {cos:.2f}")
