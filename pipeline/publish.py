@@ -533,12 +533,9 @@ def _fsync_dir(path: Path) -> None:
 
 
 # -- rsync ----------------------------------------------------------------------------------------
-_RSYNC_ERRORS = {
-    255: "cannot reach the host (ssh failed)",
-    5: "cannot start the transfer (remote rsync missing or refused)",
-    10: "cannot reach the host",
-    12: "the connection broke",
-    23: "some files could not be transferred",
+_RSYNC_ERRORS = {  # rsync(1) EXIT VALUES; a remote shell that fails ends in 255 or 12 (timing)
+    5: "cannot reach the host", 10: "cannot reach the host", 12: "cannot reach the host",
+    255: "cannot reach the host", 11: "cannot write on the target", 23: "some files could not be transferred",
     30: "timed out",
 }
 

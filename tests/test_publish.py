@@ -264,7 +264,7 @@ def test_rsync_to_a_host_through_the_users_remote_shell(tmp_path, project, fake_
 
     with pytest.raises(PublishError) as exc:
         deploy(make_site(tmp_path / "site", V1), project, PublishOptions(to=f"rsync:down.example.org:{dest}"))
-    assert exc.value.message == (f"rsync:down.example.org:{dest}: cannot reach the host (ssh failed): "
+    assert exc.value.message == (f"rsync:down.example.org:{dest}: cannot reach the host: "
                                  "ssh: connect to host down.example.org port 22: Connection refused")
     assert {k: v.decode() for k, v in content_snapshot(dest).items()} == V2
 
