@@ -1,0 +1,72 @@
+"""recap batch: manifests and the command line's choices (fast, no audio work)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from pipeline.batch import BatchOptions, items_from_paths, options_key, read_manifest
+from pipeline.errors import ConfigError, InputError
+
+
+def test_toml_manifest_rows_and_relative_paths(tmp_path: Path) -> None:
+    m = tmp_path / "talks" / "batch.toml"
+    m.parent.mkdir()
+    m.write_text('[[recording]]\naudio = "day1/Keynote Talk.mp3"\n\n'
+                 '[[recording]]\naudio = "/data/b.wav"\nepisode = "dpo-poster"\ntitle = "DPO"\n'
+                 'notes = "b.md"\npapers = ["dpo.bib", "more.json"]\n')
+    a, b = read_manifest(m)
+    assert a.audio == m.parent / "day1" / "Keynote Talk.mp3" and a.slug == "keynote-talk"
+    assert a.title is None and a.notes is None and a.papers == ()
+    assert b.audio == Path("/data/b.wav") and b.slug == "dpo-poster" and b.title == "DPO"
+    assert b.notes == m.parent / "b.md" and b.papers == (m.parent / "dpo.bib", m.parent / "more.json")
+
+
+def test_json_and_csv_manifests_agree(tmp_path: Path) -> None:
+    rows = [{"audio": "a.wav", "episode": "ep-a", "title": "A"}, {"audio": "b.flac", "papers": ["x.bib", "y.bib"]}]
+    j = tmp_path / "m.json"
+    j.write_text(json.dumps(rows))
+    c = tmp_path / "m.csv"
+    c.write_text("audio,episode,title,papers\na.wav,ep-a,A,\nb.flac,,,x.bib; y.bib\n")
+    assert read_manifest(j) == read_manifest(c)
+    assert [i.slug for i in read_manifest(j)] == ["ep-a", "b"]
+
+
+@pytest.mark.parametrize(("name", "text", "problem"), [
+    ("m.toml", "", "no recordings listed"),
+    ("m.toml", "[[recording]]\ntitle = 'x'\n", "recording 1: no 'audio'"),
+    ("m.json", "[{\"audio\": \"a.wav\", \"speakerz\": 2}]", "recording 1: unknown column(s) speakerz"),
+    ("m.json", "{not json", "not a valid JSON manifest"),
+    ("m.yaml", "- audio: a.wav", "unknown manifest type"),
+    ("m.csv", "audio,episode\na.wav,../escape\n", "recording 1: invalid episode slug '../escape'"),
+])
+def test_bad_manifests_name_the_file_and_problem(tmp_path: Path, name: str, text: str, problem: str) -> None:
+    m = tmp_path / name
+    m.write_text(text)
+    with pytest.raises(InputError) as err:
+        read_manifest(m)
+    assert err.value.format_message().startswith(f"{m}: {problem}")
+    assert "\n" not in err.value.format_message()
+
+
+def test_missing_manifest_and_duplicate_slugs(tmp_path: Path) -> None:
+    with pytest.raises(InputError, match="no such manifest file"):
+        read_manifest(tmp_path / "nope.toml")
+    with pytest.raises(InputError, match="episode slug 'talk' is also used by"):
+        items_from_paths([tmp_path / "a" / "Talk.wav", tmp_path / "b" / "talk.mp3"])
+
+
+def test_options_key_is_stable_and_changes_with_options() -> None:
+    assert options_key(BatchOptions()) == options_key(BatchOptions())
+    assert options_key(BatchOptions(retries=3)) != options_key(BatchOptions())
+
+
+def test_bad_executor_options(project) -> None:
+    from pipeline.batch import run_batch
+
+    with pytest.raises(ConfigError, match="unknown executor 'dask'"):
+        run_batch(project, [], None, BatchOptions(executor="dask"))
+    with pytest.raises(ConfigError, match="--retries must be 0 or more"):
+        run_batch(project, [], None, BatchOptions(retries=-1))
