@@ -15,10 +15,10 @@ PYANNOTE_WHEEL_VERSION := 4.0.7
 install: $(STAMP) $(SAMPLE)
 
 # Debian packages: ffmpeg (decode), chromium (browser tests, screenshots), rsync (publish),
-# hugo (site benchmark baseline). Skipped when already present or when not root.
+# hugo (site benchmark baseline), espeak-ng (a synthetic unknown voice in the voice-library tests). Skipped when already present or when not root.
 system-deps:
 	@missing=""; \
-	for pair in ffmpeg:ffmpeg chromium:chromium rsync:rsync hugo:hugo; do \
+	for pair in ffmpeg:ffmpeg chromium:chromium rsync:rsync hugo:hugo espeak-ng:espeak-ng; do \
 	  cmd=$${pair%%:*}; pkg=$${pair##*:}; command -v $$cmd >/dev/null || missing="$$missing $$pkg"; \
 	done; \
 	if [ -n "$$missing" ]; then \

@@ -14,9 +14,10 @@ unconfirmed (the quality report lists it) until ``recap voices confirm``; ``reca
 records the refusal so the same match is never proposed again. Speakers that alignment or a person
 named are enrolled as samples of that person.
 
-Thresholds, calibrated on pyannote's two-speaker sample (resemblyzer, centroids of 5 to 12 s of
-speech): the same voice across the two halves scored 0.86 to 0.94, the other voice 0.79 to 0.85, a
-synthetic espeak-ng voice 0.53 to 0.56. ``bench/voices.py`` prints these numbers.
+Thresholds, calibrated on pyannote's two-speaker sample with the diarizer's encoder (resemblyzer,
+2.4 to 12 s of speech per speaker): the same voice across the two halves scored 0.88 to 0.93, the
+other voice 0.82 to 0.85, a synthetic espeak-ng voice 0.56 to 0.60; the resemblyzer threshold (0.86)
+is the diarizer's own same-voice threshold. ``bench/voices.py`` prints these numbers.
 """
 
 from __future__ import annotations
@@ -51,7 +52,7 @@ class Calibration:
 @dataclass(frozen=True)
 class VoiceOptions:
     calibrations: tuple[Calibration, ...] = (
-        Calibration("resemblyzer", 0.80, 0.04),
+        Calibration("resemblyzer", 0.86, 0.04),
         # WeSpeaker ResNet34 cosine scores: same speaker typically > 0.5, different < 0.3 (VoxCeleb).
         Calibration("pyannote", 0.50, 0.10),
     )
@@ -196,7 +197,8 @@ def match_voices(embeddings: dict[str, np.ndarray], known: dict[str, np.ndarray]
                  options: VoiceOptions = VoiceOptions(), *, exclude: dict[str, set[str]] | None = None) -> list[Match]:
     """Assign diarized labels to known people: a joint assignment maximising similarity (one person per
     label), kept only where the score clears the threshold with a margin over the label's runner-up.
-    ``exclude`` maps a label to people it must not be given (rejected before)."""
+    Matches are accepted best first; a person confidently given to one label is no longer a rival for
+    the others (one voice is one label). ``exclude`` maps a label to people it must not be given."""
     cal = options.calibration(backend)
     labels, people = sorted(embeddings), sorted(known)
     if cal is None or not labels or not people:
@@ -214,17 +216,19 @@ def match_voices(embeddings: dict[str, np.ndarray], known: dict[str, np.ndarray]
                 allowed[i, j] = -1.0
     rows, cols = linear_sum_assignment(-allowed)
     out = []
-    for i, j in zip(rows, cols):
+    claimed: set[int] = set()  # people already given to a label with a confident match
+    for i, j in sorted(zip(rows, cols), key=lambda ij: -allowed[ij[0], ij[1]]):
         score = float(allowed[i, j])
-        others = np.delete(sims[i], j)
-        margin = float(score - others.max()) if len(others) else 1.0
+        rivals = [sims[i, k] for k in range(len(people)) if k != j and k not in claimed]
+        margin = float(score - max(rivals)) if rivals else 1.0
         if score >= cal.threshold and margin >= cal.margin:
+            claimed.add(j)
             out.append(Match(label=labels[i], person=people[j], score=round(score, 4),
                              margin=round(min(margin, 1.0), 4), backend=backend))
         else:
             log.info("speaker %s: best known voice %s at %.3f (margin %.3f) is below %.2f/%.2f: left unnamed",
                      labels[i], people[j], score, margin, cal.threshold, cal.margin)
-    return out
+    return sorted(out, key=lambda m: m.label)
 
 
 def apply_voice_library(project: Project, slug: str, embeddings: dict[str, np.ndarray], backend: str,
@@ -233,6 +237,7 @@ def apply_voice_library(project: Project, slug: str, embeddings: dict[str, np.nd
     speakers already named, and name unnamed speakers whose voice the library knows (unconfirmed).
     Returns the new proposals."""
     store = project.content
+    store.require_episode(slug)
     with store.lock("voices", wait=30):
         ev = load_episode_voices(store, slug)
         ev.backend = backend
@@ -301,6 +306,7 @@ def _enroll(store: ContentStore, slug: str, ev: EpisodeVoices, named: dict[str, 
 def confirm(project: Project, slug: str, label: str, person: str | None = None) -> Match:
     """Confirm the proposed name of ``label`` (or give it ``person``); its voice joins the library."""
     store = project.content
+    store.require_episode(slug)
     with store.lock("voices", wait=30):
         ev = load_episode_voices(store, slug)
         ep = store.load_episode(slug)
@@ -332,6 +338,7 @@ def confirm(project: Project, slug: str, label: str, person: str | None = None) 
 def reject(project: Project, slug: str, label: str) -> Match:
     """Refuse the proposed name of ``label``: it is removed and never proposed again."""
     store = project.content
+    store.require_episode(slug)
     with store.lock("voices", wait=30):
         ev = load_episode_voices(store, slug)
         m = ev.match(label)
