@@ -231,3 +231,38 @@ def test_cli_errors(site_project, tmp_path):
     assert r.output == (f"Error: cannot reach git remote {nowhere}: '{nowhere}' does not appear to be a git "
                         "repository (check the URL and your git/ssh credentials)\n")
     assert not (site_project.cache_dir / "publish").exists()  # failed before building anything
+
+
+@pytest.mark.slow
+def test_publish_the_seed_site_to_git(seeds, project, tmp_path):
+    """The real seed episode, show notes and paper sources, built, checked and pushed to a bare repo."""
+    import html
+
+    from pipeline.catalog import import_papers
+    from pipeline.notes import apply_notes, parse_notes
+    from pipeline.transcripts import import_transcript
+
+    slug = "neurips-2023-recap"
+    import_papers(project, [seeds / "paper-listing.txt", seeds / "research-highlights-blog.txt",
+                            seeds / "neurips-2023-day5-notes.txt"])
+    import_transcript(project, seeds / "neurips-2023-recap.transcript.txt", slug)
+    apply_notes(project, slug, parse_notes(seeds / "neurips-2023-recap.shownotes-dev.txt"))
+    remote = tmp_path / "pages.git"
+    git("init", "-q", "--bare", str(remote))
+    report = publish(project, PublishOptions(to=f"git:{remote}:gh-pages", base_url=BASE))
+    assert report.urls() == [BASE, f"{BASE}episodes/{slug}/"]
+
+    clone = tmp_path / "clone"
+    git("clone", "-q", "-b", "gh-pages", str(remote), str(clone))
+    assert git("rev-list", "--count", "HEAD", cwd=clone).strip() == "1"
+    assert (clone / ".nojekyll").exists() and (clone / "pagefind" / "pagefind.js").exists()
+    page = (clone / "episodes" / slug / "index.html").read_text("utf-8")
+    ep = project.content.load_episode(slug)
+    assert len(ep.chapters) == 6
+    for chapter in ep.chapters:
+        assert html.escape(chapter.title, quote=False) in page
+    papers = project.content.load_papers()
+    assert len(papers) > 158
+    missing = [pid for pid in papers if not (clone / "papers" / pid / "index.html").exists()]
+    assert missing == []
+    assert f"{BASE}episodes/{slug}/chapters.json" in (clone / "feed.xml").read_text("utf-8")
