@@ -376,6 +376,8 @@ class _GitDeployer:
                       f"+refs/heads/{branch}:refs/recap/{branch}", git_dir=repo, what="git fetch",
                       timeout=NETWORK_TIMEOUT)
             self.parent = self._git("rev-parse", "--verify", f"refs/recap/{branch}^{{commit}}", git_dir=repo).strip()
+        for stale in repo.glob("index-*"):  # temporary indexes of killed publishes (we hold the lock)
+            stale.unlink(missing_ok=True)
         fd, index = tempfile.mkstemp(prefix="index-", dir=repo)
         os.close(fd)
         os.unlink(index)  # git wants to create the index itself
