@@ -92,8 +92,8 @@ def _embed_sim(cache_dir: Path | None, papers: dict[str, Paper]):
     def sim(text: str, ids: list[str]) -> dict[str, float]:
         from .embed import embed_texts
 
-        docs = [f"{papers[p].title}. {papers[p].abstract}" for p in ids]
-        vecs = embed_texts([text, *docs], cache_dir=cache_dir)
+        docs = [" ".join(f"{papers[p].title}. {papers[p].abstract}".split()[:120]) for p in ids]
+        vecs = embed_texts([" ".join(text.split()[:150]), *docs], cache_dir=cache_dir)
         return {p: float(vecs[0] @ vecs[k + 1]) for k, p in enumerate(ids)}
 
     return sim
@@ -143,6 +143,14 @@ def align_episode(episode: Episode, papers: dict[str, Paper], people: dict[str, 
                          f"({rec.matched} of {rec.total} chapter starts agree after the shift)")
         elif movable:
             notes.append(f"notes agree with the audio ({rec.matched} of {rec.total} chapter starts confirmed)")
+        for k, d in sorted(rec.drift.items()):
+            c = movable[k]
+            c.start = round(max(0.0, c.start + d), 2)
+            notes.append(f"chapter {c.title!r} moved {d:+.1f} s to {format_timestamp(c.start)}, where the "
+                         f"transcript has its start (the notes' time matched no cue)")
+        for k, c in enumerate(movable[:-1]):
+            if c.end is not None and rec.drift:
+                c.end = movable[k + 1].start
         chapters = sorted(chapters, key=lambda c: c.start)
         for k, c in enumerate(chapters):
             near = [b for b in candidates if abs(b.start - c.start) <= 15.0]
@@ -229,16 +237,26 @@ def align_episode(episode: Episode, papers: dict[str, Paper], people: dict[str, 
         surnames = [a for a in authors if len(a.split()) == 1]
         ids: list[str] = list(c.speakers)
         resolved: list[str] = []
+        said_in_full = [n for n, _ in spoken if len(n.split()) >= 2]  # "here's Jeff Dean and Greg Corrado"
+        first_intro = next((n for n, at in spoken if at is not None), None)
+
+        def resolve(name: str, at: int | None, depth: int = 0) -> str:
+            full = resolve_name(name, resolved, notes_names, full_authors)
+            if full is None and len(name.split()) >= 2:
+                full = resolve_name(name, [p.name for p in people.values()], catalog_authors)
+            if full is None and surnames and (len(name.split()) >= 2 or name == first_intro):
+                full = _with_surname(name, surnames, first=True)
+            if full is None and len(name.split()) < 2 and depth == 0:
+                longer = resolve_name(name, said_in_full)  # "I'm Jeff" after "here's Jeff Dean"
+                if longer is not None:
+                    full = resolve(longer, at, 1)
+            return full or name
+
         for name, at in spoken:
             if host is not None and resolve_name(name, [host.name, *host.aliases]):
                 person = host
             else:
-                full = resolve_name(name, resolved, notes_names, full_authors) or (
-                    resolve_name(name, [p.name for p in people.values()], catalog_authors)
-                    if len(name.split()) >= 2 else None)
-                if full is None and at is not None and surnames:
-                    full = _with_surname(name, surnames, first=not resolved)
-                person = person_for(people, full or name, spoken=name)
+                person = person_for(people, resolve(name, at), spoken=name)
                 resolved.append(person.name)
             if person.id not in ids and not person.host:
                 ids.append(person.id)
@@ -264,9 +282,14 @@ def align_episode(episode: Episode, papers: dict[str, Paper], people: dict[str, 
         c.speakers = ids
         if c.source == "auto" and c.kind != "intro":
             c.title = _title(paper, c.kind, [people[s].name for s in ids if s in people], c.start)
-        if c.kind == "poster":
+        if c.kind == "poster" and c.paper is None:
+            # serialize drops None and Poster.paper has no default, so such a record would not load back
+            notes.append(f"poster session at {format_timestamp(c.start)} has no catalog paper: no poster record")
+        elif c.kind == "poster":
             excerpt = _text(utts, lo, min(hi, _window(utts, lo, 60.0, forward=True)[1]))
             pid = slugify(f"{episode.slug}-{c.paper or format_timestamp(c.start)}")
+            if any(p.id == pid for p in posters):
+                pid = slugify(f"{pid}-{format_timestamp(c.start)}")
             posters.append(Poster(id=pid, paper=c.paper, episode=episode.slug, start=c.start, end=c.end,
                                   presenters=list(ids), excerpt=excerpt[:600]))
     if host is not None and utts and utts[0].speaker:
@@ -320,7 +343,15 @@ def run_align(project: Any, slug: str, options: AlignOptions | None = None) -> A
         store.save_episode(ep, parts=("meta", "chapters", "mentions"))
         for person in result.people:
             store.save_person(person)
+        new_ids = {p.id for p in result.posters}
+        for old in store.load_posters().values():  # posters of this episode recap made before, gone now
+            rel = f"posters/{old.id}.toml"
+            if old.episode == slug and old.id not in new_ids and rel in store.manifest() and not store.edited(rel):
+                store.delete(rel)
         for poster in result.posters:
+            image = store.poster_image(poster)  # a poster image a person put in content/posters/
+            if image is not None:
+                poster.image = image.name
             store.save_poster(poster)
     for note in result.notes:
         log.info("%s: %s", slug, note)

@@ -172,7 +172,9 @@ def topic_shift(utts: list[Utterance], indices: list[int], *, window: float = 60
     for i in indices:
         lo, _ = _window(utts, i, window, forward=False)
         _, hi = _window(utts, i, window, forward=True)
-        texts += [_text(utts, lo, i) or ".", _text(utts, i, hi) or "."]
+        before, after = _text(utts, lo, i).split(), _text(utts, i, hi).split()
+        # the model reads ~256 word pieces; 100 words on each side keep it fast and local
+        texts += [" ".join(before[-100:]) or ".", " ".join(after[:100]) or "."]
     vecs = embed_texts(texts, cache_dir=cache_dir)
     return {i: float(1.0 - vecs[2 * k] @ vecs[2 * k + 1]) for k, i in enumerate(indices)}
 
@@ -288,7 +290,7 @@ class Reconciliation:
 
 
 def reconcile_notes(note_starts: list[float], candidates: list[Boundary], *, max_offset: float = 600.0,
-                    tolerance: float = 4.0, min_score: float = 1.5) -> Reconciliation:
+                    tolerance: float = 4.0, min_score: float = 1.5, drift_window: float = 90.0) -> Reconciliation:
     """The offset that best lines the notes' chapter starts up with the chapter-start candidates found
     in the transcript (votes weighted by candidate score), refined to the median residual."""
     strong = [b for b in candidates if b.score >= min_score]
@@ -320,4 +322,15 @@ def reconcile_notes(note_starts: list[float], candidates: list[Boundary], *, max
     offset = float(np.median(best_r)) if best_r else best_d
     if abs(offset) < tolerance and s0 >= 0.8 * best_s:
         offset = 0.0
-    return Reconciliation(round(offset, 2), len(best_r), len(note_starts))
+    # per-chapter drift (a different cut): a start no cue confirms after the shift, with one clear
+    # strong cue (a hand-over or self-introduction) not far from it and no other candidate nearer
+    drift: dict[int, float] = {}
+    for k, t in enumerate(note_starts):
+        t2 = t + offset
+        if any(abs(b.start - t2) <= tolerance for b in strong):
+            continue
+        near = [b for b in candidates if abs(b.start - t2) <= drift_window]
+        firm = [b for b in near if b.score >= 2.4 and ("handover" in b.cues or "self-introduction" in b.cues)]
+        if len(firm) == 1:
+            drift[k] = round(firm[0].start - t2, 2)
+    return Reconciliation(round(offset, 2), len(best_r), len(note_starts), drift)

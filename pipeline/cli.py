@@ -255,8 +255,6 @@ def align_cmd(project: Project, slug: str, no_embeddings: bool) -> None:
 
     for c in result.chapters:
         click.echo(f"  {format_timestamp(c.start):>8}  {c.kind:6} {c.title}" + (f"  -> {c.paper}" if c.paper else ""))
-    for note in result.notes:
-        click.echo(note)
 
 
 # -- quality report and voice library (pipeline.report, pipeline.voices) --------------------------------
@@ -336,3 +334,93 @@ def voices_forget(project: Project, person: str, episode: str | None) -> None:
 
     n = forget(project, person, episode)
     click.echo(f"Removed {n} voice sample{'s' if n != 1 else ''} of {person}")
+
+
+# -- many recordings at once (pipeline.batch) --------------------------------------------------------
+@main.command("batch")
+@click.argument("inputs", nargs=-1, type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--manifest", type=click.Path(dir_okay=False, path_type=Path),
+              help="TOML/JSON/CSV rows: audio, episode, title, notes, papers (instead of INPUTS).")
+@click.option("--executor", type=click.Choice(["local", "ray"]), default="local", show_default=True,
+              help="local: a process pool on this machine; ray: a Ray cluster.")
+@click.option("--workers", type=click.IntRange(1), help="Parallel workers (default: local 1 per 2 cores; ray 1 per GPU or CPU).")
+@click.option("--address", help="Ray cluster to join, HOST:PORT or auto (default: start a local one).")
+@click.option("--retries", type=click.IntRange(0), default=1, show_default=True,
+              help="Extra attempts for a recording that failed for a reason other than bad input.")
+@click.option("--force", is_flag=True, help="Process recordings even when content/ already has them.")
+@click.option("--model", help="faster-whisper model name or CTranslate2 folder (default: by device).")
+@click.option("--device", type=click.Choice(["auto", "cuda", "cpu"]), help="Where to run the models.")
+@click.option("--diarizer", type=click.Choice(["embedded", "pyannote", "none"]), help="Speaker diarization backend.")
+@click.option("--language", help="Language code, e.g. en (default: detected).")
+@pass_project
+def batch_cmd(project: Project, inputs: tuple[Path, ...], manifest: Path | None, executor: str,
+              workers: int | None, address: str | None, retries: int, force: bool, model: str | None,
+              device: str | None, diarizer: str | None, language: str | None) -> None:
+    """Process many recordings (INPUTS or a --manifest) on a process pool or a Ray cluster."""
+    from rich.console import Console
+
+    from .batch import BatchOptions, RichProgress, batch_items, process_options, run_batch, summary_table
+
+    items = batch_items(inputs, manifest)
+    opts = process_options(project, model=model, device=device, diarizer=diarizer, language=language)
+    report = run_batch(project, items, opts, BatchOptions(executor=executor, workers=workers, address=address,
+                                                          retries=retries, force=force),
+                       progress=None if log.getEffectiveLevel() > logging.INFO else RichProgress())
+    Console(width=160).print(summary_table(report))
+    for row in report.failed:
+        click.echo(f"failed {row.item.slug}: {row.error}")
+    click.echo(report.summary())
+    if report.failed:
+        raise SystemExit(1)
+
+
+# -- audio pipeline (pipeline.process, pipeline.doctor) --
+@main.command("process")
+@click.argument("audio", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--episode", "slug", required=True, help="Episode slug (folder name under content/episodes/).")
+@click.option("--title", help="Episode title (default: kept, or the slug for a new episode).")
+@click.option("--notes", type=click.Path(dir_okay=False, path_type=Path), help="Show notes to import (chapters, papers).")
+@click.option("--papers", multiple=True, type=click.Path(dir_okay=False, path_type=Path),
+              help="Paper lists to import first (repeatable); their names become Whisper's vocabulary.")
+@click.option("--model", help="faster-whisper model name or CTranslate2 folder (default: by device).")
+@click.option("--device", type=click.Choice(["auto", "cuda", "cpu"]), help="Where to transcribe (default: auto).")
+@click.option("--diarizer", type=click.Choice(["embedded", "pyannote", "none"]), help="Speaker diarization backend.")
+@click.option("--speakers", type=click.IntRange(1), help="Exact number of speakers, when known.")
+@click.option("--min-speakers", type=click.IntRange(1), help="At least this many speakers.")
+@click.option("--max-speakers", type=click.IntRange(1), help="At most this many speakers (default 8).")
+@click.option("--language", help="Language code, e.g. en (default: detected).")
+@click.option("--chunk-minutes", type=click.FloatRange(0.1), help="Checkpoint every N minutes of audio (default 5).")
+@click.option("--batch-size", type=click.IntRange(1), help="Batch size of the batched CUDA pipeline (default 8).")
+@pass_project
+def process_cmd(project: Project, audio: Path, slug: str, title: str | None, notes: Path | None,
+                papers: tuple[Path, ...], **given) -> None:
+    """Transcribe and diarize AUDIO (any audio/video file) into episode SLUG, then align and summarize."""
+    from .process import ProcessOptions, ProgressBars, run_process
+
+    options = ProcessOptions.from_config(project.config.transcribe, **given)
+    with ProgressBars(enabled=not click.get_current_context().obj.quiet) as bars:
+        ep, result = run_process(project, audio, slug, options, title=title, notes=notes, papers=papers, progress=bars)
+    speakers = len({u.speaker for u in ep.transcript.utterances if u.speaker})
+    click.echo(f"Processed {audio} into episode {slug}: {len(ep.transcript.utterances)} utterances, "
+               f"{speakers} speakers, {result.duration:.1f} s")
+
+
+@main.command("doctor")
+@click.pass_obj
+def doctor_cmd(obj) -> None:
+    """Report what this machine can do (ffmpeg, CUDA, offline models, extras) and how to get the rest."""
+    from .doctor import diagnose
+    from .errors import RecapError
+
+    try:
+        project = obj.project()
+    except RecapError:
+        project = None
+    checks = diagnose(project)
+    for c in checks:
+        mark = "ok " if c.ok else ("MISSING" if c.required else "no ")
+        click.echo(f"{mark:<7} {c.name}: {c.detail}")
+        if not c.ok and c.fix:
+            click.echo(f"        -> {c.fix}")
+    if any(c.required and not c.ok for c in checks):
+        raise click.exceptions.Exit(1)

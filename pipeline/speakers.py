@@ -46,8 +46,8 @@ def same_person(spoken: str, full: str, *, threshold: float = 84.0) -> bool:
     word = sw[0]
     if len(word) < 3:
         return False
-    return word == fw[0] or (len(word) >= 5 and fuzz.ratio(word, fw[0]) >= 90) or (
-        len(fw) >= 2 and len(word) >= 4 and fuzz.ratio(word, fw[-1]) >= 88)
+    # a first name must be the same after folding ("Samir" is not "Samira"); a surname may differ a little
+    return word == fw[0] or (len(fw) >= 2 and len(word) >= 4 and fuzz.ratio(word, fw[-1]) >= 88)
 
 
 def resolve_name(spoken: str, *pools: Iterable[str]) -> str | None:
@@ -77,7 +77,8 @@ def find_person(people: dict[str, Person], name: str) -> Person | None:
 def person_for(people: dict[str, Person], name: str, *, spoken: str | None = None, host: bool = False) -> Person:
     """Get or create the Person called ``name`` in ``people`` (updated in place); a different spoken
     spelling becomes an alias, so a later episode's ASR finds the same person."""
-    p = find_person(people, name) or (find_person(people, spoken) if spoken else None)
+    # a full spoken name a person recorded as an alias finds them; a lone first name is too vague
+    p = find_person(people, name) or (find_person(people, spoken) if spoken and len(spoken.split()) >= 2 else None)
     if p is None:
         pid = slugify(name)
         base, k = pid, 2

@@ -198,7 +198,7 @@ def test_run_align_keeps_a_persons_edits(project, seeds, run_cli):
     path.write_text(path.read_text().replace(f'title = "{old_title}"', 'title = "My own title"', 1))
     result = run_cli("align", "recap", "--no-embeddings")
     assert result.exit_code == 0, result.output
-    assert "chapter starts" in result.output
+    assert "1:21" in result.output and "15:27" in result.output
     again = tomllib.loads(path.read_text())
     assert again["chapters"][k]["title"] == "My own title"
     assert len(again["chapters"]) == len(data["chapters"])
@@ -208,3 +208,15 @@ def test_align_unknown_episode_is_one_line_error(run_cli):
     result = run_cli("align", "nope")
     assert result.exit_code == 1
     assert "unknown episode 'nope'" in result.output
+
+
+def test_notes_chapter_drift_is_corrected_and_reported(transcript, catalog, seeds, truth):
+    """One chapter's time is 40 s off in the notes (a different cut): moved to where it starts."""
+    notes = parse_notes(seeds / NOTES)
+    chapters = [replace_chapter(nc) for nc in notes.chapters]
+    chapters[4].start += 40.0
+    result = align_episode(Episode(slug="recap", title="recap", transcript=transcript, chapters=chapters),
+                           catalog, {}, LEXICAL)
+    assert [c.start for k, c in enumerate(result.chapters) if k != 4] == [t["start"] for k, t in enumerate(truth) if k != 4]
+    assert abs(result.chapters[4].start - truth[4]["start"]) <= 2.0
+    assert any("moved" in n for n in result.notes)
