@@ -57,6 +57,8 @@ class TranscribeConfig:
     """embedded | pyannote | none"""
     hf_token_env: str = "HF_TOKEN"
     """Environment variable holding the Hugging Face token for pyannote models."""
+    pyannote_model: str = "pyannote/speaker-diarization-community-1"
+    """pyannote.audio pipeline: a Hub id or a local pipeline folder (for --diarizer pyannote)."""
 
 
 @dataclass
