@@ -20,8 +20,8 @@ from pathlib import Path
 from typing import Any
 
 from .catalog import short_names
-from .chapters import (Boundary, _text, _window, find_boundaries, handover_names, reconcile_notes,
-                       score_candidates, self_intro_names)
+from .chapters import (Boundary, _text, _window, announced_title, find_boundaries, handover_names,
+                       reconcile_notes, score_candidates, self_intro_names)
 from .ids import slugify
 from .linking import PaperIndex, find_mentions, link_chapter
 from .models import Chapter, Episode, Mention, Paper, Person, Poster, Utterance
@@ -99,11 +99,11 @@ def _embed_sim(cache_dir: Path | None, papers: dict[str, Paper]):
     return sim
 
 
-def _title(paper: Paper | None, kind: str, names: list[str], start: float) -> str:
-    if paper is not None:
-        names_ = short_names(paper)
-        short = names_[0] if names_ else paper.title
-        return f"{short} poster session" if kind == "poster" else short
+def _title(paper: Paper | None, kind: str, names: list[str], start: float, announced: str | None = None) -> str:
+    if paper is not None or announced:
+        names_ = short_names(paper) if paper is not None else []
+        short = names_[0] if names_ else (paper.title if paper is not None else announced)
+        return f"{short} poster session" if kind == "poster" else str(short)
     if names:
         return f"Poster session with {names[0]}" if kind == "poster" else f"Talk by {names[0]}"
     return f"{'Poster session' if kind == 'poster' else 'Talk'} at {format_timestamp(start)}"
@@ -156,7 +156,8 @@ def align_episode(episode: Episode, papers: dict[str, Paper], people: dict[str, 
             near = [b for b in candidates if abs(b.start - c.start) <= 15.0]
             boundary_of[k] = max(near, key=lambda b: b.score) if near else None
     else:
-        found = find_boundaries(candidates, threshold=opts.boundary_threshold, min_gap=opts.min_chapter)
+        found = find_boundaries(candidates, threshold=opts.boundary_threshold, min_gap=opts.min_chapter,
+                                labelled=any(u.speaker for u in utts))
         chapters = []
         if not found or found[0].start > 30.0:
             chapters.append(Chapter(start=0.0, title="Introduction", kind="intro", source="auto", confidence=0.5))
@@ -281,7 +282,9 @@ def align_episode(episode: Episode, papers: dict[str, Paper], people: dict[str, 
                     votes[label][host.id] += 1
         c.speakers = ids
         if c.source == "auto" and c.kind != "intro":
-            c.title = _title(paper, c.kind, [people[s].name for s in ids if s in people], c.start)
+            announced = next((t for i in range(lo, min(ihi, hi)) if (t := announced_title(
+                _text(utts, i, min(i + 2, hi))))), None)  # an announcement may run over two lines
+            c.title = _title(paper, c.kind, [people[s].name for s in ids if s in people], c.start, announced)
         if c.kind == "poster" and c.paper is None:
             # serialize drops None and Poster.paper has no default, so such a record would not load back
             notes.append(f"poster session at {format_timestamp(c.start)} has no catalog paper: no poster record")

@@ -78,6 +78,26 @@ _GREETING = re.compile(r"^\W*(?:(?:hi|hello|hey|good (?:morning|afternoon|evenin
 _WITHIN_TALK = re.compile(r"\b(?:hand(?:ing)? it (?:over|off) to|turn it over to|back to|pass it (?:over |on )?to)\s+[A-Z]")
 
 
+_ANNOUNCED = re.compile(
+    r"\b(?:presenting|present|talk(?:ing)? (?:to you )?about|introduce)\s+(?:to you\s+)?(?:our (?:work|paper),?\s+|what\s+)?"
+    r"(?P<t>[A-Z][\w'-]*(?:\s+(?:[A-Z][\w'-]*|of|for|and|the|in|on|with|a|to)){0,7})")
+
+
+def announced_title(text: str) -> str | None:
+    """The name of the work a speaker announces: "Today, I'm presenting Visual Instruction Tuning, a
+    joint work ..." -> "Visual Instruction Tuning"; "I'm very excited to talk about Tree of Thoughts"."""
+    m = _ANNOUNCED.search(text)
+    if not m:
+        return None
+    words = m.group("t").split()
+    while words and words[-1].lower() in {"of", "for", "and", "the", "in", "on", "with", "a", "to"}:
+        words.pop()
+    title = " ".join(words)
+    if not words or words[0].lower() in _NOT_NAMES or len(title) < 3:
+        return None
+    return title
+
+
 def _is_name(name: str) -> bool:
     words = name.split()
     return bool(words) and words[0].lower() not in _NOT_NAMES and all(len(w) >= 2 for w in words)
@@ -182,14 +202,19 @@ def topic_shift(utts: list[Utterance], indices: list[int], *, window: float = 60
 def score_candidates(utts: list[Utterance], *, embeddings: bool = True, cache_dir=None) -> list[Boundary]:
     """Every utterance with evidence of a chapter start, scored (see the module docstring)."""
     by_index: dict[int, Boundary] = {}
+    weights: dict[tuple[int, str], float] = {}
 
     def add(i: int, score: float, cue: str) -> Boundary:
+        """Evidence of one kind counts once per candidate, at its strongest."""
         b = by_index.get(i)
         if b is None:
             b = by_index[i] = Boundary(index=i, start=utts[i].start, score=0.0)
         if cue not in b.cues:
             b.cues.append(cue)
-            b.score += score
+        had = weights.get((i, cue), 0.0)
+        if score > had:
+            b.score += score - had
+            weights[(i, cue)] = score
         return b
 
     n = len(utts)
@@ -256,7 +281,7 @@ def score_candidates(utts: list[Utterance], *, embeddings: bool = True, cache_di
     shifts = topic_shift(utts, sorted(by_index), cache_dir=cache_dir) if embeddings and by_index else {}
     for b in by_index.values():
         if _turn_change(utts, b.index):
-            b.score += 0.6
+            b.score += SPEAKER_CHANGE
             b.cues.append("speaker change")
         if b.index in shifts:
             shift = shifts[b.index]
@@ -270,9 +295,16 @@ def score_candidates(utts: list[Utterance], *, embeddings: bool = True, cache_di
     return sorted(by_index.values(), key=lambda b: b.index)
 
 
-def find_boundaries(candidates: list[Boundary], *, threshold: float = 2.4, min_gap: float = 150.0) -> list[Boundary]:
+SPEAKER_CHANGE = 0.6  # the weight of a speaker change (added in score_candidates)
+
+
+def find_boundaries(candidates: list[Boundary], *, threshold: float = 2.4, min_gap: float = 150.0,
+                    labelled: bool = True) -> list[Boundary]:
     """Chapter starts found from the transcript: candidates at or over ``threshold``, kept greedily
-    by score so that no two are closer than ``min_gap`` seconds. Sorted by time."""
+    by score so that no two are closer than ``min_gap`` seconds. Sorted by time. A transcript without
+    speaker labels (``labelled=False``) cannot show speaker changes: the threshold drops by their weight."""
+    if not labelled:
+        threshold -= SPEAKER_CHANGE
     cands = [b for b in candidates if b.score >= threshold and b.start > 0]
     kept: list[Boundary] = []
     for b in sorted(cands, key=lambda b: (-b.score, b.start)):

@@ -220,3 +220,46 @@ def test_notes_chapter_drift_is_corrected_and_reported(transcript, catalog, seed
     assert [c.start for k, c in enumerate(result.chapters) if k != 4] == [t["start"] for k, t in enumerate(truth) if k != 4]
     assert abs(result.chapters[4].start - truth[4]["start"]) <= 2.0
     assert any("moved" in n for n in result.notes)
+
+
+def _synthetic(labels: bool) -> tuple[Episode, dict[str, Paper]]:
+    """A made-up two-chapter episode with diarization labels spanning it (or no labels at all)."""
+    lines: list[tuple[str, str]] = []
+    host, a, b = "SPEAKER_00", "SPEAKER_01", "SPEAKER_02"
+    lines += [(host, "Welcome to the workshop roundup."), (host, "This is Dana with the highlights of the week.")]
+    lines += [(host, f"The first paper looks at expert routing in large mixtures, point {k}.") for k in range(6)]
+    lines += [(host, "It won an outstanding paper award."), (host, "So here's Priya Raman.")]
+    lines += [(a, "Hi, I'm Priya, and I'm presenting Sparse Mixture Routers.")]
+    lines += [(a, f"Our router sends each token to two experts and balances the load, step {k}.") for k in range(40)]
+    lines += [(a, "Thank you."), (host, "Routing collapse has been a problem for years and this fixes it."),
+              (host, "Later I caught up with the second team at their poster."),
+              (host, "Here's a bit of our chat with Lucas Becker.")]
+    for k in range(20):
+        lines += [(b, f"Our kernels diffuse over molecular graphs to predict binding, result {k}."),
+                  (host, f"How does the diffusion kernel scale with molecule size, question {k}?")]
+    utts = [Utterance(start=5.0 * i, end=5.0 * i + 4.8, text=t, speaker=s if labels else None)
+            for i, (s, t) in enumerate(lines)]
+    papers = {p.id: p for p in [
+        Paper(id="smr", title="Sparse Mixture Routers: Scaling Experts Without Collapse",
+              authors=["Priya Raman", "Ken Ito"], abstract="We route each token to experts with a balanced load."),
+        Paper(id="gdk", title="Graph Diffusion Kernels for Molecular Binding", authors=["Lukas Becker", "Ana Ruiz"],
+              abstract="Diffusion kernels over molecular graphs predict binding affinity."),
+        *_decoys(300)]}
+    return Episode(slug="synth", title="synth", transcript=Transcript(utterances=utts)), papers
+
+
+@pytest.mark.parametrize("labels", [True, False])
+def test_synthetic_episode_with_and_without_diarization(labels):
+    ep, papers = _synthetic(labels)
+    result = align_episode(ep, papers, {}, LEXICAL)
+    talks = [c for c in result.chapters if c.kind != "intro"]
+    assert [round(c.start) for c in talks] == [50, 275]
+    assert [c.paper for c in talks] == ["smr", "gdk"]
+    assert talks[1].kind == "poster" and [p.paper for p in result.posters] == ["gdk"]
+    people = {p.id: p for p in result.people}
+    assert people[talks[0].speakers[0]].name == "Priya Raman"
+    assert people[talks[1].speakers[0]].name == "Lukas Becker"  # spelled as in the catalog
+    assert [p.name for p in people.values() if p.host] == ["Dana"]
+    if labels:  # the host's label is the host across chapters; each presenter's label is theirs
+        assert people[result.speakers["SPEAKER_00"]].name == "Dana"
+        assert people[result.speakers["SPEAKER_01"]].name == "Priya Raman"
