@@ -61,7 +61,7 @@ def index_site(site: Site, out: Path) -> None:
             await service.close()
 
     try:
-        asyncio.run(run())
+        _run_async(run)
     except (OSError, RuntimeError, AssertionError) as exc:
         shutil.rmtree(tmp, ignore_errors=True)
         raise StageError(f"search index for {out}: pagefind failed ({exc})",
@@ -78,6 +78,20 @@ def index_site(site: Site, out: Path) -> None:
     with contextlib.suppress(OSError):
         shutil.rmtree(old)
     log.info("search index: %d transcript paragraphs indexed", len(records))
+
+
+def _run_async(fn) -> None:
+    """asyncio.run(fn()), in a worker thread when this thread already runs an event loop
+    (a notebook, Playwright's sync API)."""
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        asyncio.run(fn())
+        return
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(1) as pool:
+        pool.submit(lambda: asyncio.run(fn())).result()
 
 
 def _service_class():

@@ -6,6 +6,7 @@ from __future__ import annotations
 import functools
 import http.server
 import logging
+import re
 import threading
 import time
 from pathlib import Path
@@ -32,8 +33,65 @@ def _stamps(dirs: list[Path]) -> dict[str, tuple[int, int]]:
 
 
 class _Handler(http.server.SimpleHTTPRequestHandler):
+    """The stdlib's static file handler plus HTTP Range requests (single range), which browsers
+    need to seek in audio: without them a player can only play from the start."""
+
     def log_message(self, format: str, *args) -> None:  # noqa: A002 - the stdlib's name
         log.debug("serve: " + format, *args)
+
+    def send_head(self):
+        rng = self.headers.get("Range", "")
+        m = re.fullmatch(r"bytes=(\d*)-(\d*)", rng.strip())
+        path = Path(self.translate_path(self.path))
+        if not m or not path.is_file() or m.group(0) == "bytes=-":
+            return super().send_head()
+        size = path.stat().st_size
+        first, last = m.groups()
+        if first:
+            start, end = int(first), min(int(last) if last else size - 1, size - 1)
+        else:  # the final N bytes
+            start, end = max(0, size - int(last)), size - 1
+        if start >= size or start > end:
+            self.send_response(416)
+            self.send_header("Content-Range", f"bytes */{size}")
+            self.end_headers()
+            return None
+        f = open(path, "rb")  # noqa: SIM115 - closed by the base class after copyfile
+        f.seek(start)
+        self._remaining = end - start + 1
+        self.send_response(206)
+        self.send_header("Content-Type", self.guess_type(str(path)))
+        self.send_header("Content-Range", f"bytes {start}-{end}/{size}")
+        self.send_header("Content-Length", str(self._remaining))
+        self.send_header("Accept-Ranges", "bytes")
+        self.end_headers()
+        return f
+
+    def copyfile(self, source, outputfile) -> None:
+        remaining = getattr(self, "_remaining", None)
+        if remaining is None:
+            return super().copyfile(source, outputfile)
+        self._remaining = None
+        try:
+            while remaining > 0:
+                chunk = source.read(min(65536, remaining))
+                if not chunk:
+                    break
+                outputfile.write(chunk)
+                remaining -= len(chunk)
+        except (BrokenPipeError, ConnectionResetError):
+            pass  # the browser cancelled a media request: normal while seeking
+
+
+class _Server(http.server.ThreadingHTTPServer):
+    daemon_threads = True
+
+    def handle_error(self, request, client_address) -> None:
+        import sys
+
+        if isinstance(sys.exc_info()[1], (BrokenPipeError, ConnectionResetError)):
+            return  # the browser dropped a connection (seeking, navigating away)
+        super().handle_error(request, client_address)
 
 
 def make_server(directory: Path, port: int = 8000, host: str = "127.0.0.1") -> http.server.ThreadingHTTPServer:
@@ -41,7 +99,7 @@ def make_server(directory: Path, port: int = 8000, host: str = "127.0.0.1") -> h
     _Handler.extensions_map.update({".js": "text/javascript", ".json": "application/json",
                                     ".vtt": "text/vtt", ".srt": "application/x-subrip",
                                     ".wasm": "application/wasm", ".opus": "audio/ogg"})
-    return http.server.ThreadingHTTPServer((host, port), handler)
+    return _Server((host, port), handler)
 
 
 def serve(project: Project, port: int = 8000, *, interval: float = 1.0,

@@ -35,6 +35,9 @@
   function seek(t, play) {
     if (!audio || isNaN(t)) return;
     audio.currentTime = t;
+    if (audio.readyState < 1) {  // before metadata: apply again once the player knows the duration
+      audio.addEventListener("loadedmetadata", function () { audio.currentTime = t; }, { once: true });
+    }
     if (play) {
       var r = audio.play();
       if (r && r.catch) r.catch(function () {});
@@ -46,20 +49,31 @@
     if (!a || !audio) return;
     var href = a.getAttribute("href") || "";
     if (href.charAt(0) !== "#") return; // another page: it seeks when it opens
-    seek(parseFloat(a.getAttribute("data-t")), true);
+    clicked = parseFloat(a.getAttribute("data-t"));
+    seek(clicked, true);
+    if (href === location.hash) fromHash();  // same anchor again: no hashchange event
   });
 
+  var clicked = null;  // the exact time of the link just clicked (its anchor is the paragraph)
   function fromHash() {
     var m = /^#t[-=](\d+(?:\.\d+)?)/.exec(location.hash);
     if (!m) return;
-    var t = parseFloat(m[1]);
+    var t = parseFloat(m[1]), exactTime = clicked;
+    clicked = null;
     var exact = document.getElementById(location.hash.slice(1));
     var p = exact && exact.classList.contains("para") ? { el: exact } : paragraphAt(t);
     if (p && p.el) {
       var ts = p.el.querySelector("a.ts");
       if (exact && ts) t = parseFloat(ts.getAttribute("data-t"));
+      if (exactTime !== null) t = exactTime;
       mark(p.el);
-      p.el.scrollIntoView({ block: "center" });
+      var el = p.el;
+      // paragraphs off screen are not laid out yet (content-visibility): scroll, then again once
+      // the paragraphs around the target have their real height
+      el.scrollIntoView({ block: "center", behavior: "instant" });
+      requestAnimationFrame(function () {
+        requestAnimationFrame(function () { el.scrollIntoView({ block: "center", behavior: "instant" }); });
+      });
     }
     seek(t, false);
   }
@@ -69,6 +83,7 @@
   if (audio) {
     var last = 0;
     audio.addEventListener("timeupdate", function () {
+      if (audio.paused) return;  // follow the transcript only while playing
       var now = Date.now();
       if (now - last < 500) return;
       last = now;
