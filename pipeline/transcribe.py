@@ -264,6 +264,7 @@ def transcribe(audio: DecodedAudio, opts: TranscribeOptions, cache_dir: Path,
             if model is None:
                 model = load_model(choice)
             x = audio.read(a, b)
+            cache.append_log(f"started {a:.2f} {b:.2f}")
             try:
                 part = _run_chunk(model, choice, x, a, opts, progress, total)
                 if opts.hotwords and _loops(part):
