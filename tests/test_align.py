@@ -263,3 +263,20 @@ def test_synthetic_episode_with_and_without_diarization(labels):
     if labels:  # the host's label is the host across chapters; each presenter's label is theirs
         assert people[result.speakers["SPEAKER_00"]].name == "Dana"
         assert people[result.speakers["SPEAKER_01"]].name == "Priya Raman"
+
+
+def test_a_corrected_person_is_reused(project):
+    """A person fixes a name once in content/people/; the next alignment keeps and reuses it."""
+    ep, papers = _synthetic(True)
+    store = project.content
+    for p in list(papers.values())[:20]:
+        store.save_paper(p)
+    store.save_episode(ep)
+    first = run_align(project, "synth", LEXICAL)
+    host_id = first.speakers["SPEAKER_00"]
+    path = store.path(f"people/{host_id}.toml")
+    path.write_text(path.read_text().replace('name = "Dana"', 'name = "Dana Whitfield"'))
+    second = run_align(project, "synth", LEXICAL)
+    assert second.speakers["SPEAKER_00"] == host_id
+    assert store.load_people()[host_id].name == "Dana Whitfield"
+    assert len([p for p in store.load_people().values() if p.host]) == 1
