@@ -27,6 +27,7 @@ import hashlib
 import json
 import logging
 import os
+import re
 import tempfile
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Iterator
@@ -165,7 +166,7 @@ class Site:
                                                 "poster" if ch.kind == "poster" else "chapter", ch.title,
                                                 speakers, quote))
             for m in ep.mentions:
-                speaker = speaker_name(ep, m.speaker, self.people) if m.speaker else None
+                speaker = display_speaker(ep, m.speaker, self.people)
                 out[m.paper].append(Moment(slug, ep.title, m.start, self.anchor(slug, m.start), m.kind,
                                            m.kind, speaker, _shorten(m.quote)))
         for moments in out.values():
@@ -270,7 +271,7 @@ def make_paragraphs(ep: Episode, people: dict[str, Person]) -> list[Paragraph]:
         while out and any(p.id == pid for p in out[-3:]):
             pid, n = f"{base_id}-{n}", n + 1
         text = " ".join(" ".join(u.text.split()) for u in cur).strip()
-        out.append(Paragraph(pid, start, max(u.end for u in cur), speaker_name(ep, cur[0].speaker, people),
+        out.append(Paragraph(pid, start, max(u.end for u in cur), display_speaker(ep, cur[0].speaker, people),
                              text, chapter_of(start)))
         cur.clear()
 
@@ -287,6 +288,24 @@ def make_paragraphs(ep: Episode, people: dict[str, Person]) -> list[Paragraph]:
         cur.append(u)
     flush()
     return out
+
+
+_TURN_LABEL = re.compile(r"^T\d+$")
+_DIARIZER_LABEL = re.compile(r"^SPEAKER_(\d+)$")
+
+
+def display_speaker(ep: Episode, label: str | None, people: dict[str, Person]) -> str | None:
+    """The name shown for a speaker label: the person's name when the label is mapped; "Speaker 2"
+    for a diarizer label; nothing for a bare turn label (``T001``: it marks a change of voice, not
+    who speaks); otherwise the label itself (e.g. a VTT voice name)."""
+    if label is None:
+        return None
+    if label in ep.speakers:
+        return speaker_name(ep, label, people)
+    if _TURN_LABEL.match(label):
+        return None
+    m = _DIARIZER_LABEL.match(label)
+    return f"Speaker {int(m.group(1)) + 1}" if m else label
 
 
 def _shorten(text: str, words: int = QUOTE_WORDS) -> str:
