@@ -196,6 +196,8 @@ def align_episode(episode: Episode, papers: dict[str, Paper], people: dict[str, 
         if lo >= len(utts):
             continue
         b = boundary_of.get(k)
+        if b is not None and b.index < lo:  # notes round to the second: "15:28" for speech from 15:27.1
+            lo = b.index
         wlo, _ = _window(utts, lo, 40.0, forward=False)
         lead_in = b.lead_in if b is not None else _text(utts, wlo, lo)
         _, ohi = _window(utts, lo, opts.opening, forward=True)
