@@ -644,7 +644,7 @@ def summarize_episode(episode: Episode, papers: Mapping[str, Paper], options: Su
         where = "episode summary" if d.chapter is None else f"chapter {d.chapter + 1}"
         log.warning("%s: dropped an LLM sentence (%s): %s", where, d.reason, d.text[:100])
     result.seconds = time.perf_counter() - t0
-    log.info("summarized %s in %.1f s", episode.slug, result.seconds)
+    log.debug("summarized %s in %.1f s", episode.slug, result.seconds)
     return result
 
 
