@@ -19,14 +19,15 @@ from __future__ import annotations
 import re
 
 _FILLED = r"(?:uh-huh|mm-hmm|u+m+|u+h+|e+r+m*|a+h+|h+m+|m+h?m+)"
-# a filled pause anywhere, with the comma(s) that set it off
-_FILLED_RE = re.compile(rf"(?P<a>,?)\s*\b{_FILLED}\b(?P<b>[,.]?)\s*", re.I)
-# fillers set off by commas in the middle: ", you know," ", I mean," ", like,"
-_MID_FILLER = re.compile(r",\s*(?:you know|i mean|kind of like|sort of like|like|you see|right)\s*(?P<b>,|(?=[.?!]))",
-                         re.I)
-# the same at the start of a sentence: "You know, ..." "I mean, ..." "Like, ..."
-_LEAD_FILLER = re.compile(r"^(?:(?:you know|i mean|like|so|and so|and|yeah|yes|okay|ok|well|right|now|basically|"
-                          r"actually|anyway|alright|all right|oh)\s*,?\s+)+", re.I)
+# a filled pause left anywhere (after the comma-bounded ones are gone), with its comma
+_FILLED_RE = re.compile(rf",?\s*\b{_FILLED}\b(?P<b>[,.]?)\s*", re.I)
+# fillers set off by commas in the middle, alone or in a chain: ", you know," ", uh, like,"
+_FILLER = rf"(?:you know|i mean|kind of like|sort of like|like|you see|{_FILLED})"
+_MID_FILLER = re.compile(rf",\s*(?:{_FILLER}\s*,\s*)*{_FILLER}\s*(?P<b>,|(?=[.?!]))", re.I)
+# the same at the start of a sentence: "You know, ..." "I mean, ..." "Like, ..." "Um, so ..."
+# (words that can also start a real clause, "Like GPT-4, ...", "You know the answer", count only with a comma)
+_LEAD_FILLER = re.compile(rf"^(?:(?:so|and so|and|yeah|yes|okay|ok|now|basically|actually|anyway|alright|all right|"
+                          rf"oh|{_FILLED})\s*,?\s+|(?:you know|i mean|like|well|right)\s*,\s*)+", re.I)
 # "you know," / "I mean," before a comma, after a word that does not make them literal ("what I mean,")
 _COMMA_FILLER = re.compile(r"(?<!\bwhat )(?<!\bif )(?<!\bdo )(?<!\bdid )(?<!\bas )\b(?:you know|i mean),\s*", re.I)
 # hedges "sort of" / "kind of", unless a determiner makes them nouns ("a kind of model", "what sort of data")
@@ -45,14 +46,14 @@ def clean_disfluencies(text: str) -> str:
     if not s:
         return s
     s = _FALSE_START.sub("", s)
-    s = _FILLED_RE.sub(_keep_one_comma, s)
     for _ in range(3):  # fillers can hide repetitions and the other way round
         before = s
+        s = _LEAD_FILLER.sub("", s)
         s = _MID_FILLER.sub(lambda m: " " if m.group("b") else "", s)
+        s = _FILLED_RE.sub(lambda m: ". " if m.group("b") == "." else " ", s)
         s = _COMMA_FILLER.sub("", s)
         s = _HEDGE.sub("", s)
         s = _REPEAT.sub(r"\1", s)
-        s = _LEAD_FILLER.sub("", s)
         if s == before:
             break
     s = re.sub(r"\s+([,.;:?!])", r"\1", s)
@@ -64,9 +65,3 @@ def clean_disfluencies(text: str) -> str:
         s = s[0].upper() + s[1:]
     return s
 
-
-def _keep_one_comma(m: re.Match) -> str:
-    """", um," -> ","; "um," at the start -> ""; "well um." -> "."."""
-    if m.group("b") == ".":
-        return ". "
-    return ", " if m.group("a") and m.group("b") else " "

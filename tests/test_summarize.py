@@ -214,6 +214,9 @@ def test_episode_without_transcript_is_a_clear_error(project):
     ("This kind of model is kind of good.", "This kind of model is good."),
     ("That is what I mean, really.", "That is what I mean, really."),
     ("We trained 4 4 models.", "We trained 4 4 models."),  # numbers are not stutters
+    ("Like GPT-4, it is open.", "Like GPT-4, it is open."),  # "like" that means something stays
+    ("You know the answer.", "You know the answer."),
+    ("Like, you know, it's, uh, basically free.", "It's basically free."),
 ])
 def test_clean_disfluencies(said, clean):
     assert clean_disfluencies(said) == clean
