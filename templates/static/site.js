@@ -70,10 +70,14 @@
       var el = p.el;
       // paragraphs off screen are not laid out yet (content-visibility): scroll, then again once
       // the paragraphs around the target have their real height
-      el.scrollIntoView({ block: "center", behavior: "instant" });
-      requestAnimationFrame(function () {
-        requestAnimationFrame(function () { el.scrollIntoView({ block: "center", behavior: "instant" }); });
+      var userMoved = false;
+      var stopFollow = function () { userMoved = true; };
+      ["wheel", "touchstart", "keydown", "mousedown"].forEach(function (ev) {
+        window.addEventListener(ev, stopFollow, { once: true, passive: true });
       });
+      var settle = function () { if (!userMoved) el.scrollIntoView({ block: "center", behavior: "instant" }); };
+      settle();
+      [50, 150, 300, 600, 1000].forEach(function (ms) { setTimeout(settle, ms); });
     }
     seek(t, false);
   }
