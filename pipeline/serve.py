@@ -103,7 +103,7 @@ def make_server(directory: Path, port: int = 8000, host: str = "127.0.0.1") -> h
 
 
 def serve(project: Project, port: int = 8000, *, interval: float = 1.0,
-          on_build=None, stop: threading.Event | None = None) -> None:
+          on_build=None, on_ready=None, stop: threading.Event | None = None) -> None:
     """Build, serve ``project.site_dir`` at ``http://127.0.0.1:PORT/`` (base URL "/"), and rebuild
     incrementally whenever a file under content/ or templates/ changes. Runs until ``stop`` is set
     or Ctrl-C."""
@@ -115,7 +115,10 @@ def serve(project: Project, port: int = 8000, *, interval: float = 1.0,
     server = make_server(project.site_dir, port)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
-    log.info("Serving %s at http://127.0.0.1:%d/ (Ctrl-C to stop)", project.site_dir, server.server_address[1])
+    url = f"http://127.0.0.1:{server.server_address[1]}/"
+    log.info("Serving %s at %s (Ctrl-C to stop)", project.site_dir, url)
+    if on_ready:
+        on_ready(url)
     watched = [project.root / "content", *project.template_dirs]
     before = _stamps(watched)
     stop = stop or threading.Event()

@@ -1,0 +1,49 @@
+"""`recap serve`: serves the site on 127.0.0.1 (with HTTP ranges, for seeking audio) and rebuilds
+only what changed when content/ changes."""
+
+from __future__ import annotations
+
+import queue
+import threading
+import urllib.request
+
+from pipeline.models import Paper
+
+
+def test_serve_rebuilds_only_what_changed(project):
+    from pipeline.serve import serve
+
+    store = project.content
+    store.save_paper(Paper(id="p-one", title="Paper one", date="2023-01-01"))
+    store.save_paper(Paper(id="p-two", title="Paper two", date="2023-02-01"))
+    reports: queue.Queue = queue.Queue()
+    ready: queue.Queue = queue.Queue()
+    stop = threading.Event()
+    thread = threading.Thread(target=serve, args=(project, 0),
+                              kwargs={"interval": 0.2, "on_build": reports.put, "on_ready": ready.put, "stop": stop})
+    thread.start()
+    try:
+        first = reports.get(timeout=60)
+        assert "papers/p-one/index.html" in first.written
+        url = ready.get(timeout=10)
+        with urllib.request.urlopen(url + "papers/p-two/") as resp:
+            assert resp.status == 200 and b"Paper two" in resp.read()
+        req = urllib.request.Request(url + "static/site.css", headers={"Range": "bytes=10-19"})
+        with urllib.request.urlopen(req) as resp:
+            assert resp.status == 206 and len(resp.read()) == 10
+            assert resp.headers["Content-Range"].startswith("bytes 10-19/")
+
+        store.save_paper(Paper(id="p-two", title="Paper two, edited", date="2023-02-01"))
+        second = reports.get(timeout=60)
+        assert sorted(second.written) == ["papers/index.html", "papers/p-two/index.html"]
+        with urllib.request.urlopen(url + "papers/p-two/") as resp:
+            assert b"Paper two, edited" in resp.read()
+
+        (store.root / "papers" / "p-one.toml").unlink()
+        third = reports.get(timeout=60)
+        assert third.removed == ["papers/p-one/index.html"]
+        assert not (project.site_dir / "papers" / "p-one").exists()
+    finally:
+        stop.set()
+        thread.join(timeout=30)
+    assert not thread.is_alive()
