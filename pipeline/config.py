@@ -32,6 +32,9 @@ class SiteConfig:
     """Podcast artwork URL or path relative to the site root."""
     show_report: bool = False
     """List the per-episode quality reports in the public index (they are built either way)."""
+    paper_map: bool = True
+    """Build the paper map (map/) and the "related papers" lists: sentence embeddings of every paper's
+    title and abstract, cached under .cache/recap/viz (the first build of a big catalog takes a while)."""
 
 
 @dataclass

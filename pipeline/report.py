@@ -317,3 +317,33 @@ def print_report(report: Report, console=None, limit: int | None = 30) -> None:
     console.print(table)
     if limit is not None and len(report.issues) > limit:
         console.print(f"… {len(report.issues) - limit} more (use --all)")
+
+
+# -- site hook (called by pipeline.render) -------------------------------------------------------------
+def report_pages(site):
+    """Page builder: ``episodes/<slug>/report/index.html`` for every episode. Hidden unless
+    ``[site] show_report = true``: not in the sitemap, ``noindex``, not in search, not linked."""
+    from .render import Page
+    from .voices import unconfirmed
+
+    listed = bool(site.config.show_report)
+    for slug, ep in site.episodes.items():
+        report = quality_report(ep, site.people, site.papers, unconfirmed(site.store, slug))
+        issues = [{"kind": i.kind, "severity": round(i.severity, 3), "start": i.start, "message": i.message,
+                   "text": i.text, "speaker": i.speaker, "url": site.moment_url(slug, i.start)}
+                  for i in report.issues]
+        ctx = {"episode": {"slug": slug, "title": ep.title, "url": site.url("episode", slug)},
+               "issues": issues, "counts": sorted(report.by_kind().items()), "listed": listed,
+               "og_url": site.absolute(f"episodes/{slug}/report/")}
+        yield Page(f"episodes/{slug}/report/index.html", {"template": "report.html", **ctx},
+                   lambda ctx=ctx: site.render("report.html", **ctx), listed)
+
+
+def report_link_html(site, slug: str) -> str:
+    """A link to the episode's report for the episode page, only when reports are public."""
+    if not site.config.show_report:
+        return ""
+    from markupsafe import Markup, escape
+
+    url = site.url("episode", slug) + "report/"
+    return Markup(f'<section class="block"><h2>Editors</h2><p><a href="{escape(url)}">Quality report</a></p></section>')

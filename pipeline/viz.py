@@ -46,8 +46,11 @@ class TimelineOptions:
     chapter_height: float = 18.0
     axis_height: float = 18.0
     merge_px: float = 2.0
-    """Turns of one lane closer than this many units are drawn as one segment (keeps a 3-hour
-    episode's SVG small: at 850 units for 12,000 s one unit is 14 s)."""
+    """Turns of one lane closer than this many units are drawn as one segment (at 850 units for a
+    3h20m episode one unit is 14 s)."""
+    max_segments: int = 600
+    """Upper bound on segments in the whole drawing: when quick back-and-forth exceeds it, the merge
+    distance grows until it fits (a 3-hour episode's timeline stays well under 100 KB)."""
     min_px: float = 1.5
     """Narrowest segment drawn; shorter speech is widened to stay visible and clickable."""
     own_lane_share: float = 0.03
@@ -145,8 +148,11 @@ def build_timeline(episode: Episode, people: dict[str, Person] | None = None,
     named = {lab: pid for lab, pid in episode.speakers.items() if pid}
     unnamed = sorted((lab for lab in by_label if lab is not None and lab not in named),
                      key=lambda lab: -by_label[lab])
-    own = [lab for lab in unnamed
-           if by_label[lab] >= max(o.own_lane_seconds, o.own_lane_share * total)][: o.max_unnamed_lanes]
+    from .render import display_speaker  # the transcript's naming rule: "Speaker 2", turn labels hidden
+
+    shown = {lab: display_speaker(episode, lab, people) for lab in unnamed}
+    own = [lab for lab in unnamed if shown[lab] is not None
+           and by_label[lab] >= max(o.own_lane_seconds, o.own_lane_share * total)][: o.max_unnamed_lanes]
 
     def lane_key(label: str | None) -> str:
         if label in named:
@@ -169,6 +175,13 @@ def build_timeline(episode: Episode, people: dict[str, Person] | None = None,
         spans = groups[key]
         return (key == "", not (key.startswith("p:") and key[2:] in host_ids), min(s for s, _ in spans))
 
+    merge_px = o.merge_px
+    while True:  # widen the merge distance until the drawing fits the segment budget
+        merged = {key: _merge(sorted(spans), scale, merge_px, o, o.label_width) for key, spans in groups.items()}
+        if sum(len(v) for v in merged.values()) <= o.max_segments or merge_px >= plot_w:
+            break
+        merge_px *= 1.5
+
     lanes: list[Lane] = []
     top = o.chapter_height + 6 if episode.chapters else 0.0
     for key in sorted(groups, key=order):
@@ -178,7 +191,7 @@ def build_timeline(episode: Episode, people: dict[str, Person] | None = None,
             name = people[pid].name if pid in people else pid
             person = pid
         elif key.startswith("l:"):
-            name, person = f"Speaker {key[2:]}", None
+            name, person = shown[key[2:]] or key[2:], None
         else:
             name, person = UNIDENTIFIED, None
         color = UNIDENTIFIED_COLOR if key == "" else PALETTE[len(lanes) % len(PALETTE)]
@@ -186,7 +199,7 @@ def build_timeline(episode: Episode, people: dict[str, Person] | None = None,
                     y=top + len(lanes) * (o.lane_height + o.lane_gap),
                     seconds=sum(e - s for s, e in spans), turns=len(spans), first=spans[0][0],
                     share=sum(e - s for s, e in spans) / total)
-        lane.segments = _merge(spans, scale, o, o.label_width)
+        lane.segments = merged[key]
         lanes.append(lane)
 
     chapters = []
@@ -209,9 +222,10 @@ def build_timeline(episode: Episode, people: dict[str, Person] | None = None,
                     axis_y=round(axis_y, 1), lanes=lanes, chapters=chapters, ticks=ticks, description=desc)
 
 
-def _merge(spans: list[tuple[float, float]], scale: float, o: TimelineOptions, x0: float) -> list[Segment]:
-    """Join turns closer than ``merge_px`` units, so a lane has at most a few hundred rectangles."""
-    gap = o.merge_px / scale
+def _merge(spans: list[tuple[float, float]], scale: float, merge_px: float, o: TimelineOptions,
+           x0: float) -> list[Segment]:
+    """Join turns closer than ``merge_px`` units into one segment."""
+    gap = merge_px / scale
     merged: list[list[float]] = []
     for s, e in spans:
         if merged and s - merged[-1][1] <= gap:
@@ -239,7 +253,7 @@ def time_href(seconds: float) -> str:
 
 
 # -- paper map and related papers --------------------------------------------------------------------
-MAP_VERSION = "map-1"
+LAYOUT_VERSION = "layout-1"
 
 
 @dataclass(frozen=True)
@@ -256,6 +270,10 @@ class MapOptions:
     """Neighbours less similar than this (cosine) are not listed as related."""
     abstract_chars: int = 1200
     """Characters of the abstract embedded with the title (the model reads ~256 tokens anyway)."""
+    max_placed_share: float = 0.1
+    """When at most this share of the papers is new or changed, they are placed beside their nearest
+    neighbours and every other paper keeps its place (a stable map, and no t-SNE run for one new
+    paper); beyond it the whole layout is recomputed."""
 
 
 @dataclass
@@ -273,7 +291,6 @@ class PaperMap:
     width: float
     height: float
     points: list[MapPoint]
-    related: dict[str, list[tuple[str, float]]]
 
     @property
     def discussed(self) -> list[MapPoint]:
@@ -284,43 +301,94 @@ def _paper_text(p: Paper, o: MapOptions) -> str:
     return f"{p.title}. {p.abstract[: o.abstract_chars]}".strip()
 
 
-def _content_key(papers: list[Paper], o: MapOptions) -> str:
-    h = hashlib.sha256(MAP_VERSION.encode())
-    h.update(repr((o.perplexity, o.random_state, o.tsne_min_papers, o.related_k, o.related_min_score,
-                   o.abstract_chars)).encode())
-    for p in papers:
-        h.update(b"\0" + p.id.encode() + b"\0" + _paper_text(p, o).encode())
-    return h.hexdigest()[:24]
+def _text_hash(text: str) -> str:
+    return hashlib.sha1(text.encode("utf-8")).hexdigest()[:16]
 
 
-def layout_papers(papers: dict[str, Paper], cache_dir: Path | None = None,
-                  options: MapOptions = MapOptions()) -> tuple[dict[str, tuple[float, float]], dict[str, list[tuple[str, float]]]]:
-    """2-D positions in [0, 1]² and top-k related papers for every paper; cached by content hash."""
-    ordered = [papers[k] for k in sorted(papers)]
-    if not ordered:
-        return {}, {}
-    key = _content_key(ordered, options)
-    cache_file = Path(cache_dir) / "viz" / f"{key}.json" if cache_dir is not None else None
+@dataclass
+class PaperSpace:
+    """Every paper's embedding (title + abstract), rows in ``ids`` order, normalised."""
+
+    ids: list[str]
+    vecs: np.ndarray
+    hashes: dict[str, str]
+    _related: dict = field(default_factory=dict, repr=False)
+
+    def related(self, k: int, min_score: float) -> dict[str, list[tuple[str, float]]]:
+        if (k, min_score) not in self._related:
+            self._related[(k, min_score)] = related_from_vectors(self.ids, self.vecs, k, min_score)
+        return self._related[(k, min_score)]
+
+
+_SPACES: dict[str, PaperSpace] = {}
+
+
+def paper_space(papers: dict[str, Paper], cache_dir: Path | None = None,
+                options: MapOptions = MapOptions()) -> PaperSpace:
+    """Embed every paper once per process and content (texts are cached on disk by
+    :func:`pipeline.embed.embed_texts` under ``cache_dir/viz``)."""
+    ids = sorted(papers)
+    texts = [_paper_text(papers[i], options) for i in ids]
+    hashes = {i: _text_hash(t) for i, t in zip(ids, texts)}
+    key = hashlib.sha256("\0".join(f"{i}:{h}" for i, h in hashes.items()).encode()).hexdigest()
+    if key not in _SPACES:
+        from .embed import DIM, embed_texts
+
+        vecs = (embed_texts(texts, cache_dir=Path(cache_dir) / "viz" if cache_dir is not None else None)
+                if ids else np.zeros((0, DIM), dtype=np.float32))
+        _SPACES.clear()  # one catalog per process is enough; keeps memory bounded
+        _SPACES[key] = PaperSpace(ids=ids, vecs=np.asarray(vecs, dtype=np.float32), hashes=hashes)
+    return _SPACES[key]
+
+
+def layout_papers(space: PaperSpace, cache_dir: Path | None = None,
+                  options: MapOptions = MapOptions()) -> dict[str, tuple[float, float]]:
+    """2-D positions in [0, 1]² for every paper of ``space``, stable across builds.
+
+    The last layout is kept in ``cache_dir/viz/layout.json`` with each paper's text hash. Papers whose
+    text is unchanged keep their place; when only a few are new or changed they are put at the
+    similarity-weighted mean of their nearest placed neighbours; otherwise (first build, big change)
+    the whole catalog is projected again (PCA, then t-SNE with a fixed random_state)."""
+    n = len(space.ids)
+    if n == 0:
+        return {}
+    o = options
+    okey = repr((LAYOUT_VERSION, o.perplexity, o.random_state, o.tsne_min_papers, o.abstract_chars))
+    cache_file = Path(cache_dir) / "viz" / "layout.json" if cache_dir is not None else None
+    old: dict[str, list] = {}
     if cache_file is not None and cache_file.exists():
         try:
             data = json.loads(cache_file.read_text("utf-8"))
-            pos = {k: (float(v[0]), float(v[1])) for k, v in data["pos"].items()}
-            rel = {k: [(str(a), float(b)) for a, b in v] for k, v in data["related"].items()}
-            return pos, rel
-        except (OSError, ValueError, KeyError, TypeError):
-            log.info("paper map cache %s unreadable; recomputing", cache_file)
-    from .embed import embed_texts
-
-    vecs = embed_texts([_paper_text(p, options) for p in ordered],
-                       cache_dir=Path(cache_dir) if cache_dir is not None else None)
-    xy = project_2d(vecs, options)
-    pos = {p.id: (round(float(x), 5), round(float(y), 5)) for p, (x, y) in zip(ordered, xy)}
-    rel = related_from_vectors([p.id for p in ordered], vecs, options.related_k, options.related_min_score)
+            if data.get("options") == okey:
+                old = data.get("papers", {})
+        except (OSError, ValueError, AttributeError):
+            log.info("paper map layout %s unreadable; recomputing", cache_file)
+    keep = [i for i, pid in enumerate(space.ids) if pid in old and old[pid][2] == space.hashes[pid]]
+    todo = [i for i in range(n) if i not in set(keep)]
+    if not todo and len(keep) == n:
+        pos = {space.ids[i]: (float(old[space.ids[i]][0]), float(old[space.ids[i]][1])) for i in keep}
+        return pos
+    if keep and len(keep) >= 3 and len(todo) <= o.max_placed_share * n:
+        xy = np.array([[old[space.ids[i]][0], old[space.ids[i]][1]] for i in keep], dtype=np.float64)
+        kv = space.vecs[keep]
+        pos = {space.ids[i]: (float(x), float(y)) for i, (x, y) in zip(keep, xy)}
+        for i in todo:
+            sims = kv @ space.vecs[i]
+            top = np.argsort(-sims)[:5]
+            w = np.clip(sims[top], 1e-3, None)
+            x, y = (xy[top] * w[:, None]).sum(axis=0) / w.sum()
+            pos[space.ids[i]] = (round(float(x), 5), round(float(y), 5))
+        log.info("paper map: placed %d new or changed papers beside their neighbours", len(todo))
+    else:
+        log.info("paper map: projecting %d papers", n)
+        xy = project_2d(space.vecs, o)
+        pos = {pid: (round(float(x), 5), round(float(y), 5)) for pid, (x, y) in zip(space.ids, xy)}
     if cache_file is not None:
         from .content import atomic_write
 
-        atomic_write(cache_file, json.dumps({"pos": pos, "related": rel}))
-    return pos, rel
+        atomic_write(cache_file, json.dumps({"options": okey, "papers": {
+            pid: [x, y, space.hashes[pid]] for pid, (x, y) in pos.items()}}))
+    return pos
 
 
 def project_2d(vecs: np.ndarray, options: MapOptions = MapOptions()) -> np.ndarray:
@@ -331,7 +399,7 @@ def project_2d(vecs: np.ndarray, options: MapOptions = MapOptions()) -> np.ndarr
     from sklearn.decomposition import PCA
 
     k = min(50, n, vecs.shape[1])
-    reduced = PCA(n_components=k if n > 2 else 1, random_state=options.random_state).fit_transform(vecs)
+    reduced = PCA(n_components=k, random_state=options.random_state).fit_transform(vecs)
     if n >= options.tsne_min_papers:
         from sklearn.manifold import TSNE
 
@@ -341,9 +409,9 @@ def project_2d(vecs: np.ndarray, options: MapOptions = MapOptions()) -> np.ndarr
     else:
         xy = reduced[:, :2] if reduced.shape[1] >= 2 else np.c_[reduced[:, 0], np.zeros(n)]
     lo, hi = xy.min(axis=0), xy.max(axis=0)
-    span = np.where(hi - lo > 1e-9, hi - lo, 1.0)
-    out = (xy - lo) / span
-    out[:, np.where(hi - lo <= 1e-9)[0]] = 0.5
+    flat = hi - lo <= 1e-9
+    out = (xy - lo) / np.where(flat, 1.0, hi - lo)
+    out[:, flat] = 0.5
     return out
 
 
@@ -368,10 +436,10 @@ def related_from_vectors(ids: list[str], vecs: np.ndarray, k: int, min_score: fl
 
 def build_paper_map(papers: dict[str, Paper], discussed: Iterable[str] = (), cache_dir: Path | None = None,
                     options: MapOptions = MapOptions()) -> PaperMap:
-    """The map of ``papers`` (discussed ones stand out), with each paper's related papers."""
-    pos, related = layout_papers(papers, cache_dir, options)
-    talked = set(discussed)
+    """The map of ``papers`` in SVG user units; the papers discussed in episodes stand out."""
     o = options
+    pos = layout_papers(paper_space(papers, cache_dir, o), cache_dir, o)
+    talked = set(discussed)
     points = []
     for pid, (x, y) in pos.items():
         p = papers[pid]
@@ -381,12 +449,58 @@ def build_paper_map(papers: dict[str, Paper], discussed: Iterable[str] = (), cac
                                y=round(o.margin + (1 - y) * (o.height - 2 * o.margin), 1)))
     # keyboard order: the discussed papers first, then by title
     points.sort(key=lambda m: (not m.discussed, m.title.casefold(), m.id))
-    return PaperMap(width=o.width, height=o.height, points=points, related=related)
+    return PaperMap(width=o.width, height=o.height, points=points)
 
 
-def related_papers(papers: dict[str, Paper], paper_id: str, cache_dir: Path | None = None,
-                   options: MapOptions = MapOptions()) -> list[tuple[Paper, float]]:
-    """The papers most similar to ``paper_id`` (title + abstract), best first, with cosine scores."""
-    _, related = layout_papers(papers, cache_dir, options)
-    return [(papers[rid], score) for rid, score in related.get(paper_id, []) if rid in papers]
+def related_papers(papers: dict[str, Paper], cache_dir: Path | None = None,
+                   options: MapOptions = MapOptions()) -> dict[str, list[tuple[str, float]]]:
+    """For every paper, the most similar others (title + abstract), best first, with cosine scores."""
+    return paper_space(papers, cache_dir, options).related(options.related_k, options.related_min_score)
 
+
+# -- site hooks (called by pipeline.render) -----------------------------------------------------------
+def episode_timeline_html(site, ep: Episode) -> str:
+    """The episode page's timeline (Markup), each link pointing at the transcript paragraph of the
+    moment (an anchor that exists: the link checker and no-JS readers land somewhere real)."""
+    tl = build_timeline(ep, site.people)
+    if tl is None:
+        return ""
+    macro = site.env.get_template("_timeline.html").module.speaker_timeline
+    return macro(tl, lambda t: "#" + site.anchor(ep.slug, t))
+
+
+def _maps_enabled(site) -> bool:
+    return bool(getattr(site.config, "paper_map", True)) and len(site.papers) > 0
+
+
+def _discussed(site) -> set[str]:
+    out = {pid for pid, moments in site.moments.items() if moments}
+    for ep in site.episodes.values():
+        out.update(ep.papers)
+    return out
+
+
+def related_html(site, paper_id: str, options: MapOptions = MapOptions()) -> str:
+    """The paper page's "Related papers" list (Markup); empty when the map is turned off."""
+    if not _maps_enabled(site) or len(site.papers) < 2:
+        return ""
+    related = related_papers(site.papers, site.project.cache_dir, options).get(paper_id, [])
+    discussed = _discussed(site)
+    items = [{"id": rid, "title": site.papers[rid].title, "url": site.url("paper", rid), "score": score,
+              "discussed": rid in discussed} for rid, score in related if rid in site.papers]
+    macro = site.env.get_template("_related.html").module.related_papers
+    return macro(items, site.base + "map/")
+
+
+def map_pages(site):
+    """Page builder: ``map/index.html``, the paper map (when ``[site] paper_map`` is on)."""
+    from .render import Page
+
+    if not _maps_enabled(site):
+        return
+    pmap = build_paper_map(site.papers, _discussed(site), site.project.cache_dir)
+    points = [{"id": p.id, "title": p.title, "x": p.x, "y": p.y, "discussed": p.discussed, "short": p.short,
+               "url": site.url("paper", p.id)} for p in pmap.points]
+    ctx = {"points": points, "width": pmap.width, "height": pmap.height,
+           "n_discussed": sum(p["discussed"] for p in points), "og_url": site.absolute("map/")}
+    yield Page("map/index.html", {"template": "map.html", **ctx}, lambda: site.render("map.html", **ctx))
