@@ -106,6 +106,8 @@ class ItemReport:
     seconds: float = 0.0  # wall time spent on it by workers
     error: str = ""
     worker: str = ""
+    options: Any = field(default=None, repr=False)  # this recording's ProcessOptions (hotwords, speakers)
+    notes: Any = field(default=None, repr=False)  # its parsed show notes
 
 
 @dataclass
@@ -120,6 +122,11 @@ class BatchReport:
 
     def count(self, status: str) -> int:
         return sum(1 for r in self.items if r.status == status)
+
+    def summary(self) -> str:
+        hours = sum(r.duration for r in self.items if r.status == "done") / 3600
+        return (f"recap batch ({self.executor}): {self.count('done')} done, {self.count('skipped')} skipped, "
+                f"{len(self.failed)} failed; {hours:.2f} h of audio processed in {self.seconds:.1f} s")
 
 
 # -- manifests -----------------------------------------------------------------------------------
@@ -179,6 +186,15 @@ def read_manifest(path: Path) -> list[BatchItem]:
     return _check_unique(items)
 
 
+def batch_items(inputs: Sequence[Path], manifest: Path | None) -> list[BatchItem]:
+    """The recordings of a ``recap batch`` call: INPUTS or a manifest, not both, not neither."""
+    if manifest is not None and inputs:
+        raise ConfigError("give either audio files or --manifest, not both")
+    if manifest is None and not inputs:
+        raise ConfigError("nothing to process: give audio files or --manifest FILE")
+    return read_manifest(manifest) if manifest is not None else items_from_paths(inputs)
+
+
 def items_from_paths(paths: Iterable[Path]) -> list[BatchItem]:
     """Command-line inputs: one recording per file, slug from the file's stem."""
     return _check_unique([_item(Path(p), None, None, None, (), source=(Path(p), "")) for p in paths])
@@ -216,7 +232,7 @@ def worker_init(threads: int | None = None) -> None:
     if threads:
         for var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS"):
             os.environ.setdefault(var, str(threads))
-    logging.getLogger("pipeline").setLevel(logging.WARNING)
+    logging.getLogger("pipeline").setLevel(logging.ERROR)  # messages come back in the result
     _process_fn()
 
 
@@ -271,15 +287,58 @@ def is_done(project: Project, item: BatchItem, audio_hash: str, key: str) -> boo
     return data.get("audio_sha256") == audio_hash and data.get("options") == key
 
 
-def save_result(project: Project, item: BatchItem, result: Any, options: Any) -> None:
-    """Write one worker's result into content/ (driver only) and run the later stages."""
+def make_process_options(project: Project, **given: Any) -> Any:
+    """The batch's :class:`pipeline.process.ProcessOptions`: ``[transcribe]`` config, then the
+    command-line values given (model, device, diarizer, language, ...)."""
+    from .process import ProcessOptions
+
+    return ProcessOptions.from_config(project.config.transcribe, **given)
+
+
+def prepare(project: Project, row: ItemReport, base: Any, audio_hash: str) -> None:
+    """Driver side, before dispatch: check and import this recording's paper lists and show notes,
+    and give it the options ``recap process`` would (catalog hotwords, speaker count from the notes).
+    Raises RecapError for bad inputs: the recording fails, the others go on."""
+    from dataclasses import replace
+
     from . import process
 
-    if hasattr(process, "save_result"):
-        process.save_result(project, item.slug, result, options=options, title=item.title,
-                            notes=item.notes, papers=item.papers)
-    else:  # pragma: no cover - until pipeline.process provides it
-        raise DependencyMissing("pipeline.process has no save_result(); cannot write batch results")
+    item = row.item
+    if item.papers:
+        from .catalog import import_papers, read_papers
+
+        for p in item.papers:  # a bad file fails here, before anything is imported
+            read_papers(Path(p))
+        import_papers(project, list(item.papers))
+    if item.notes is not None:
+        from .notes import parse_notes
+
+        row.notes = parse_notes(Path(item.notes))
+    opts = base
+    if not opts.transcribe.hotwords:
+        words = process._episode_vocabulary(
+            project, item.slug, audio_hash,
+            lambda: process.vocabulary(project.content.load_papers().values(), row.notes))
+        opts = replace(opts, transcribe=replace(opts.transcribe, hotwords=words))
+    if row.notes is not None and opts.diarize.prior_speakers is None:
+        names = {s for c in row.notes.chapters for s in c.speakers}
+        if names:
+            opts = replace(opts, diarize=replace(opts.diarize, prior_speakers=len(names)))
+    row.options = opts
+
+
+def save_result(project: Project, row: ItemReport, result: Any) -> None:
+    """Write one worker's result into content/ (driver only, under the episode's lock), then run the
+    later stages (show notes, alignment, summaries), which take the lock themselves."""
+    from .process import run_later_stages, save_result as save
+
+    item = row.item
+    with project.content.lock(item.slug, wait=600):
+        save(project, item.slug, result, options=row.options, title=item.title, audio=item.audio,
+             locked=True, later=False)
+    run_later_stages(project, item.slug, row.notes, item.title)
+    for message in getattr(result, "messages", []):
+        log.info("%s: %s", item.slug, message)
 
 
 def _probe_duration(path: Path) -> float:
@@ -327,6 +386,12 @@ def run_batch(project: Project, items: Sequence[BatchItem], process_options: Any
             row.status = "skipped"
             log.info("skipped %s: already processed from the same audio and options", row.item.slug)
             continue
+        try:
+            prepare(project, row, process_options, hashes[row.item.slug])
+        except RecapError as exc:
+            row.status, row.error = "failed", exc.format_message()
+            log.warning("%s failed: %s", row.item.slug, row.error)
+            continue
         pending.append(row)
     progress.start(report, sum(r.duration for r in report.items))
     for row in report.items:
@@ -340,12 +405,11 @@ def run_batch(project: Project, items: Sequence[BatchItem], process_options: Any
         row.worker = outcome.worker
         if outcome.ok:
             try:
-                store = project.content
-                with store.lock(row.item.slug, wait=600):
-                    save_result(project, row.item, outcome.result, process_options)
-                    store.write_text(_marker(row.item.slug), json.dumps(
-                        {"audio": str(row.item.audio), "audio_sha256": hashes[row.item.slug],
-                         "options": key}, indent=1, sort_keys=True) + "\n", force=True)
+                save_result(project, row, outcome.result)
+                # written last: a batch killed before this line redoes (from the stage cache) this recording
+                project.content.write_text(_marker(row.item.slug), json.dumps(
+                    {"audio": str(row.item.audio), "audio_sha256": hashes[row.item.slug],
+                     "options": key}, indent=1, sort_keys=True) + "\n", force=True)
                 row.status, row.error = "done", ""
                 log.info("done %s (%.1f s on %s)", row.item.slug, outcome.seconds, outcome.worker)
             except RecapError as exc:
@@ -368,9 +432,9 @@ def run_batch(project: Project, items: Sequence[BatchItem], process_options: Any
     try:
         if pending:
             if options.executor == "local":
-                _run_local(project, pending, process_options, options, land)
+                _run_local(project, pending, options, land)
             else:
-                _run_ray(project, pending, process_options, options, land)
+                _run_ray(project, pending, options, land)
     finally:
         progress.stop()
     report.seconds = time.perf_counter() - t0
@@ -381,7 +445,7 @@ def _default_workers(n_items: int) -> int:
     return max(1, min(n_items, (os.cpu_count() or 2) // 2))
 
 
-def _run_local(project: Project, rows: list[ItemReport], process_options: Any, options: BatchOptions,
+def _run_local(project: Project, rows: list[ItemReport], options: BatchOptions,
                land: Callable[[ItemReport, Outcome], bool]) -> None:
     import multiprocessing
     from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
@@ -394,7 +458,7 @@ def _run_local(project: Project, rows: list[ItemReport], process_options: Any, o
     while queue:
         with ProcessPoolExecutor(max_workers=min(workers, len(queue)), mp_context=ctx,
                                  initializer=worker_init, initargs=(threads,)) as pool:
-            futures = {pool.submit(run_one, r.item.slug, r.item.audio.resolve(), process_options,
+            futures = {pool.submit(run_one, r.item.slug, r.item.audio.resolve(), r.options,
                                    project.cache_dir): r for r in queue}
             queue = []
             while futures:
@@ -413,22 +477,29 @@ def _run_local(project: Project, rows: list[ItemReport], process_options: Any, o
                             queue.append(row)
                         else:
                             futures[pool.submit(run_one, row.item.slug, row.item.audio.resolve(),
-                                                process_options, project.cache_dir)] = row
+                                                row.options, project.cache_dir)] = row
 
 
 # -- Ray -----------------------------------------------------------------------------------------
 def _ray_init(options: BatchOptions, workers_hint: int) -> tuple[Any, bool]:
     """Start or join Ray; returns (ray, True when this call connected the driver)."""
+    import sys
+
+    # Both are read when Ray is imported, so they are set first. Ray >= 2.5x has token
+    # authentication on: a driver joining by explicit address must say so (the token itself comes
+    # from RAY_AUTH_TOKEN, RAY_AUTH_TOKEN_PATH or ~/.ray/auth_token).
+    os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
+    if options.address and options.address != "auto":
+        if "ray" in sys.modules and os.environ.get("RAY_AUTH_MODE") is None:
+            log.warning("Ray was imported before RAY_AUTH_MODE=token was set: joining %s may fail to "
+                        "authenticate", options.address)
+        os.environ.setdefault("RAY_AUTH_MODE", "token")
     try:
         import ray
     except ImportError:
         raise DependencyMissing("--executor ray needs Ray", hint="pip install 'recap[ray]'") from None
-    os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
     if ray.is_initialized():  # the caller connected already (a notebook, a test)
         return ray, False
-    if options.address and options.address != "auto":
-        # Ray >= 2.5x enables token authentication: a driver joining by explicit address must say so.
-        os.environ.setdefault("RAY_AUTH_MODE", "token")
     try:
         if options.address:
             ray.init(address=options.address, logging_level=logging.WARNING, log_to_driver=False)
@@ -470,13 +541,13 @@ class _RayWorker:
             local.unlink(missing_ok=True)
 
 
-def _run_ray(project: Project, rows: list[ItemReport], process_options: Any, options: BatchOptions,
+def _run_ray(project: Project, rows: list[ItemReport], options: BatchOptions,
              land: Callable[[ItemReport, Outcome], bool]) -> None:
     ray, owned = _ray_init(options, options.workers or _default_workers(len(rows)))
     resources = ray.cluster_resources()
     gpus = options.gpus_per_worker
     if gpus is None:
-        device = getattr(process_options, "device", "auto")
+        device = rows[0].options.transcribe.device if rows[0].options is not None else "auto"
         gpus = 1.0 if resources.get("GPU", 0) >= 1 and device != "cpu" else 0.0
     if options.workers:
         n = options.workers
@@ -501,7 +572,7 @@ def _run_ray(project: Project, rows: list[ItemReport], process_options: Any, opt
         if options.ship_audio and row.item.slug not in payloads:
             payloads[row.item.slug] = ray.put(audio.read_bytes())
         ref = actor.run.remote(row.item.slug, str(audio), audio.suffix,
-                               payloads.get(row.item.slug), process_options)
+                               payloads.get(row.item.slug), row.options)
         running[ref] = (row, actor)
 
     try:
@@ -574,8 +645,7 @@ def summary_table(report: BatchReport) -> Any:
 
     from .timefmt import format_timestamp
 
-    table = Table(title=f"recap batch ({report.executor}): {report.count('done')} done, "
-                        f"{report.count('skipped')} skipped, {len(report.failed)} failed in {report.seconds:.1f} s")
+    table = Table(title="recap batch")
     for col in ("episode", "audio", "length", "status", "tries", "time", "error"):
         table.add_column(col, overflow="fold")
     for r in report.items:

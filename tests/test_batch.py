@@ -70,3 +70,14 @@ def test_bad_executor_options(project) -> None:
         run_batch(project, [], None, BatchOptions(executor="dask"))
     with pytest.raises(ConfigError, match="--retries must be 0 or more"):
         run_batch(project, [], None, BatchOptions(retries=-1))
+
+
+def test_cli_needs_inputs_or_a_manifest_not_both(run_cli, tmp_path: Path) -> None:
+    res = run_cli("batch")
+    assert res.exit_code == 1
+    assert res.output.strip().splitlines()[-1] == "Error: nothing to process: give audio files or --manifest FILE"
+    m = tmp_path / "m.json"
+    m.write_text('[{"audio": "a.wav"}]')
+    res = run_cli("batch", tmp_path / "a.wav", "--manifest", m)
+    assert res.exit_code == 1
+    assert res.output.strip().splitlines()[-1] == "Error: give either audio files or --manifest, not both"
