@@ -359,10 +359,10 @@ def batch_cmd(project: Project, inputs: tuple[Path, ...], manifest: Path | None,
     """Process many recordings (INPUTS or a --manifest) on a process pool or a Ray cluster."""
     from rich.console import Console
 
-    from .batch import BatchOptions, RichProgress, batch_items, process_options, run_batch, summary_table
+    from .batch import BatchOptions, RichProgress, batch_items, make_process_options, run_batch, summary_table
 
     items = batch_items(inputs, manifest)
-    opts = process_options(project, model=model, device=device, diarizer=diarizer, language=language)
+    opts = make_process_options(project, model=model, device=device, diarizer=diarizer, language=language)
     report = run_batch(project, items, opts, BatchOptions(executor=executor, workers=workers, address=address,
                                                           retries=retries, force=force),
                        progress=None if log.getEffectiveLevel() > logging.INFO else RichProgress())
