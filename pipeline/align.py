@@ -20,12 +20,12 @@ from pathlib import Path
 from typing import Any
 
 from .catalog import short_names
-from .chapters import (Boundary, _text, _window, announced_title, find_boundaries, handover_names,
+from .chapters import (Boundary, announced_title, find_boundaries, handover_names, span_text, time_window,
                        reconcile_notes, score_candidates, self_intro_names)
 from .ids import slugify
 from .linking import PaperIndex, find_mentions, link_chapter
 from .models import Chapter, Episode, Mention, Paper, Person, Poster, Utterance
-from .speakers import person_for, resolve_name
+from .speakers import person_for, resolve_name, same_person
 from .timefmt import format_timestamp
 
 log = logging.getLogger(__name__)
@@ -69,8 +69,6 @@ def _with_surname(spoken: str, surnames: list[str], *, first: bool) -> str | Non
     """A speaker's full name from what they say and the catalog's surname-only author ("Dettmers et
     al."): "Tim" + "Dettmers" when they are the first to introduce themselves (the presenting first
     author); "Ryland Schaefer" -> "Ryland Schaeffer" when the surnames are close."""
-    from .speakers import same_person
-
     words = spoken.split()
     if len(words) >= 2:
         for s in surnames:
@@ -109,6 +107,73 @@ def _title(paper: Paper | None, kind: str, names: list[str], start: float, annou
     return f"{'Poster session' if kind == 'poster' else 'Talk'} at {format_timestamp(start)}"
 
 
+def _reconcile(chapters: list[Chapter], candidates: list[Boundary], opts: AlignOptions,
+               notes: list[str]) -> tuple[list[Chapter], dict[int, Boundary | None]]:
+    """Check the notes' chapter times against the transcript's cues; shift them by a global offset
+    and move single chapters that drifted (``source="person"`` chapters never move)."""
+    movable = [c for c in chapters if c.source == "notes"]
+    rec = reconcile_notes([c.start for c in movable], candidates, max_offset=opts.max_offset,
+                          tolerance=opts.offset_tolerance)
+    if rec.offset:
+        for c in movable:
+            c.start = round(max(0.0, c.start + rec.offset), 2)
+            if c.end is not None:
+                c.end = round(max(0.0, c.end + rec.offset), 2)
+        where = "behind" if rec.offset > 0 else "ahead of"
+        notes.append(f"notes are {abs(rec.offset):.1f} s {where} the audio: shifted "
+                     f"({rec.matched} of {rec.total} chapter starts agree after the shift)")
+    elif movable:
+        notes.append(f"notes agree with the audio ({rec.matched} of {rec.total} chapter starts confirmed)")
+    for k, d in sorted(rec.drift.items()):
+        c = movable[k]
+        c.start = round(max(0.0, c.start + d), 2)
+        notes.append(f"chapter {c.title!r} moved {d:+.1f} s to {format_timestamp(c.start)}, where the "
+                     f"transcript has its start (the notes' time matched no cue)")
+    chapters = sorted(chapters, key=lambda c: c.start)
+    boundary_of: dict[int, Boundary | None] = {}
+    for k, c in enumerate(chapters):
+        near = [b for b in candidates if abs(b.start - c.start) <= 15.0]
+        boundary_of[k] = max(near, key=lambda b: b.score) if near else None
+    return chapters, boundary_of
+
+
+def _auto_chapters(candidates: list[Boundary], opts: AlignOptions, *, labelled: bool,
+                   notes: list[str]) -> tuple[list[Chapter], dict[int, Boundary | None]]:
+    """Chapters found from the transcript alone (an "Introduction" before the first one)."""
+    found = find_boundaries(candidates, threshold=opts.boundary_threshold, min_gap=opts.min_chapter,
+                            labelled=labelled)
+    chapters: list[Chapter] = []
+    boundary_of: dict[int, Boundary | None] = {}
+    if not found or found[0].start > 30.0:
+        chapters.append(Chapter(start=0.0, title="Introduction", kind="intro", source="auto", confidence=0.5))
+        boundary_of[0] = None
+    for b in found:
+        boundary_of[len(chapters)] = b
+        chapters.append(Chapter(start=round(b.start, 2), title="", kind="poster" if b.poster else "talk",
+                                source="auto", confidence=round(min(1.0, b.score / 6.0), 3)))
+    notes.append(f"found {len(found)} chapter starts in the transcript (no show notes)")
+    return chapters, boundary_of
+
+
+def _find_host(utts: list[Utterance], chapters: list[Chapter], people: dict[str, Person],
+               notes: list[str]) -> Person | None:
+    """The host: a known host, or whoever introduces themselves before the first chapter."""
+    host = next((p for p in people.values() if p.host), None)
+    if host is not None:
+        return host
+    first = next((c.start for c in chapters if c.kind != "intro"), 60.0)
+    for u in utts:
+        if u.start >= min(first, 120.0):
+            break
+        names = self_intro_names(u.text)
+        if names:
+            full = resolve_name(names[0], [p.name for p in people.values()]) or names[0]
+            host = person_for(people, full, spoken=names[0], host=True)
+            notes.append(f"host: {host.name}")
+            return host
+    return None
+
+
 def align_episode(episode: Episode, papers: dict[str, Paper], people: dict[str, Person],
                   options: AlignOptions | None = None) -> AlignResult:
     """Align one episode (pure: the arguments are not modified). See the module docstring."""
@@ -127,65 +192,16 @@ def align_episode(episode: Episode, papers: dict[str, Paper], people: dict[str, 
     candidates = score_candidates(utts, embeddings=opts.embeddings and not fixed, cache_dir=opts.cache_dir)
     index = PaperIndex(papers)
     embed_sim = _embed_sim(opts.cache_dir, papers) if opts.embeddings else None
-    boundary_of: dict[int, Boundary | None] = {}
-
     if fixed:
-        movable = [c for c in chapters if c.source == "notes"]
-        rec = reconcile_notes([c.start for c in movable], candidates, max_offset=opts.max_offset,
-                              tolerance=opts.offset_tolerance)
-        if rec.offset:
-            for c in movable:
-                c.start = round(max(0.0, c.start + rec.offset), 2)
-                if c.end is not None:
-                    c.end = round(max(0.0, c.end + rec.offset), 2)
-            where = "behind" if rec.offset > 0 else "ahead of"
-            notes.append(f"notes are {abs(rec.offset):.1f} s {where} the audio: shifted "
-                         f"({rec.matched} of {rec.total} chapter starts agree after the shift)")
-        elif movable:
-            notes.append(f"notes agree with the audio ({rec.matched} of {rec.total} chapter starts confirmed)")
-        for k, d in sorted(rec.drift.items()):
-            c = movable[k]
-            c.start = round(max(0.0, c.start + d), 2)
-            notes.append(f"chapter {c.title!r} moved {d:+.1f} s to {format_timestamp(c.start)}, where the "
-                         f"transcript has its start (the notes' time matched no cue)")
-        for k, c in enumerate(movable[:-1]):
-            if c.end is not None and rec.drift:
-                c.end = movable[k + 1].start
-        chapters = sorted(chapters, key=lambda c: c.start)
-        for k, c in enumerate(chapters):
-            near = [b for b in candidates if abs(b.start - c.start) <= 15.0]
-            boundary_of[k] = max(near, key=lambda b: b.score) if near else None
+        chapters, boundary_of = _reconcile(chapters, candidates, opts, notes)
     else:
-        found = find_boundaries(candidates, threshold=opts.boundary_threshold, min_gap=opts.min_chapter,
-                                labelled=any(u.speaker for u in utts))
-        chapters = []
-        if not found or found[0].start > 30.0:
-            chapters.append(Chapter(start=0.0, title="Introduction", kind="intro", source="auto", confidence=0.5))
-            boundary_of[0] = None
-        for b in found:
-            boundary_of[len(chapters)] = b
-            conf = round(min(1.0, b.score / 6.0), 3)
-            chapters.append(Chapter(start=round(b.start, 2), title="", kind="poster" if b.poster else "talk",
-                                    source="auto", confidence=conf))
-        notes.append(f"found {len(found)} chapter starts in the transcript (no show notes)")
+        chapters, boundary_of = _auto_chapters(candidates, opts, labelled=any(u.speaker for u in utts), notes=notes)
     duration = episode.transcript.duration or episode.duration
     for k, c in enumerate(chapters):
         if c.source != "person" or c.end is None:
             c.end = chapters[k + 1].start if k + 1 < len(chapters) else duration
 
-    # host: introduces themselves before the first chapter, or is known already
-    host: Person | None = next((p for p in people.values() if p.host), None)
-    first = chapters[0].start if chapters and chapters[0].kind != "intro" else (
-        chapters[1].start if len(chapters) > 1 else 60.0)
-    for u in utts:
-        if u.start >= min(first, 120.0):
-            break
-        names = self_intro_names(u.text)
-        if names and host is None:
-            full = resolve_name(names[0], [p.name for p in people.values()]) or names[0]
-            host = person_for(people, full, spoken=names[0], host=True)
-            notes.append(f"host: {host.name}")
-            break
+    host = _find_host(utts, chapters, people, notes)
 
     catalog_authors = sorted({n for p in papers.values() for a in p.authors if len((n := _strip_et_al(a)).split()) >= 2})
     votes: dict[str, Counter[str]] = defaultdict(Counter)
@@ -198,14 +214,14 @@ def align_episode(episode: Episode, papers: dict[str, Paper], people: dict[str, 
         b = boundary_of.get(k)
         if b is not None and b.index < lo:  # notes round to the second: "15:28" for speech from 15:27.1
             lo = b.index
-        wlo, _ = _window(utts, lo, 40.0, forward=False)
-        lead_in = b.lead_in if b is not None else _text(utts, wlo, lo)
-        _, ohi = _window(utts, lo, opts.opening, forward=True)
-        opening = _text(utts, lo, min(ohi, hi))
-        body = _text(utts, lo, hi)
+        wlo, _ = time_window(utts, lo, 40.0, forward=False)
+        lead_in = b.lead_in if b is not None else span_text(utts, wlo, lo)
+        _, ohi = time_window(utts, lo, opts.opening, forward=True)
+        opening = span_text(utts, lo, min(ohi, hi))
+        body = span_text(utts, lo, hi)
         # names spoken at the start: self-introductions, co-presenters, the host's hand-over
         spoken: list[tuple[str, int | None]] = []  # (name, utterance index where they introduce themselves)
-        _, ihi = _window(utts, lo, 45.0, forward=True)
+        _, ihi = time_window(utts, lo, 45.0, forward=True)
         for i in range(lo, min(ihi, hi)):
             for n in self_intro_names(utts[i].text):
                 spoken.append((n, i))
@@ -285,13 +301,13 @@ def align_episode(episode: Episode, papers: dict[str, Paper], people: dict[str, 
         c.speakers = ids
         if c.source == "auto" and c.kind != "intro":
             announced = next((t for i in range(lo, min(ihi, hi)) if (t := announced_title(
-                _text(utts, i, min(i + 2, hi))))), None)  # an announcement may run over two lines
+                span_text(utts, i, min(i + 2, hi))))), None)  # an announcement may run over two lines
             c.title = _title(paper, c.kind, [people[s].name for s in ids if s in people], c.start, announced)
         if c.kind == "poster" and c.paper is None:
             # serialize drops None and Poster.paper has no default, so such a record would not load back
             notes.append(f"poster session at {format_timestamp(c.start)} has no catalog paper: no poster record")
         elif c.kind == "poster":
-            excerpt = _text(utts, lo, min(hi, _window(utts, lo, 60.0, forward=True)[1]))
+            excerpt = span_text(utts, lo, min(hi, time_window(utts, lo, 60.0, forward=True)[1]))
             pid = slugify(f"{episode.slug}-{c.paper or format_timestamp(c.start)}")
             if any(p.id == pid for p in posters):
                 pid = slugify(f"{pid}-{format_timestamp(c.start)}")

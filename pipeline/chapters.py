@@ -149,11 +149,11 @@ class Boundary:
     poster: bool = False  # the lead-in calls it a poster session / Q&A / chat
 
 
-def _text(utts: list[Utterance], lo: int, hi: int) -> str:
+def span_text(utts: list[Utterance], lo: int, hi: int) -> str:
     return " ".join(u.text.strip() for u in utts[max(lo, 0):max(min(hi, len(utts)), 0)])
 
 
-def _window(utts: list[Utterance], i: int, seconds: float, forward: bool) -> tuple[int, int]:
+def time_window(utts: list[Utterance], i: int, seconds: float, forward: bool) -> tuple[int, int]:
     if forward:
         j = i
         while j < len(utts) and utts[j].start < utts[i].start + seconds:
@@ -190,9 +190,9 @@ def topic_shift(utts: list[Utterance], indices: list[int], *, window: float = 60
 
     texts: list[str] = []
     for i in indices:
-        lo, _ = _window(utts, i, window, forward=False)
-        _, hi = _window(utts, i, window, forward=True)
-        before, after = _text(utts, lo, i).split(), _text(utts, i, hi).split()
+        lo, _ = time_window(utts, i, window, forward=False)
+        _, hi = time_window(utts, i, window, forward=True)
+        before, after = span_text(utts, lo, i).split(), span_text(utts, i, hi).split()
         # the model reads ~256 word pieces; 100 words on each side keep it fast and local
         texts += [" ".join(before[-100:]) or ".", " ".join(after[:100]) or "."]
     vecs = embed_texts(texts, cache_dir=cache_dir)
@@ -252,7 +252,7 @@ def score_candidates(utts: list[Utterance], *, embeddings: bool = True, cache_di
     for i, u in enumerate(utts):
         names = self_intro_names(u.text)
         # "I'm Tim." then "Today, I present QLoRA": the announcement follows within seconds
-        _, ahi = _window(utts, i, 10.0, forward=True)
+        _, ahi = time_window(utts, i, 10.0, forward=True)
         announce = any(_ANNOUNCE.search(x.text) for x in utts[i:min(ahi, i + 3)]) if names else bool(
             _ANNOUNCE.search(u.text))
         if not names and not announce:
@@ -288,9 +288,9 @@ def score_candidates(utts: list[Utterance], *, embeddings: bool = True, cache_di
             b.score += 2.0 * shift
             if shift > 0.25:
                 b.cues.append(f"topic shift {shift:.2f}")
-        lo, hi = _window(utts, b.index, 40.0, forward=False)
-        b.lead_in = _text(utts, lo, b.index)
-        near = _text(utts, _window(utts, b.index, 20.0, forward=False)[0], b.index)
+        lo, hi = time_window(utts, b.index, 40.0, forward=False)
+        b.lead_in = span_text(utts, lo, b.index)
+        near = span_text(utts, time_window(utts, b.index, 20.0, forward=False)[0], b.index)
         b.poster = bool(_POSTER_LEAD.search(near)) and not re.search(r"\bbut first\b", near, re.I)
     return sorted(by_index.values(), key=lambda b: b.index)
 

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 
 from .catalog import norm_title, short_names
 from .models import Mention, Paper, Utterance
+from .speakers import same_person
 
 _WORD = re.compile(r"[a-z0-9]+")
 _STOP = frozenset(
@@ -136,15 +137,8 @@ class PaperIndex:
         return out
 
 
-def _surname(name: str) -> str:
-    parts = name.replace(" et al.", "").replace(" et al", "").split()
-    return parts[-1].lower() if parts else ""
-
-
 def author_match(name: str, paper: Paper) -> str | None:
     """The author of ``paper`` that a spoken name (possibly one word, possibly misspelt) refers to."""
-    from .speakers import same_person
-
     for a in paper.authors:
         if same_person(name, a):
             return a
