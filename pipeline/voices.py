@@ -42,6 +42,15 @@ PYANNOTE = "pyannote:wespeaker-voxceleb-resnet34-LM"
 """The embedding model of pyannote's speaker-diarization-community-1 pipeline (256-d)."""
 
 
+_ALIASES = {"embedded": RESEMBLYZER, "none": RESEMBLYZER, "resemblyzer": RESEMBLYZER, "pyannote": PYANNOTE}
+
+
+def canonical_backend(name: str) -> str:
+    """The stored name of an embedding backend: the diarizer's short names ("embedded", "pyannote")
+    become the encoder that made the vectors, so only like is compared with like."""
+    return _ALIASES.get(name, name)
+
+
 @dataclass(frozen=True)
 class Calibration:
     backend: str  # backend family: the part of a backend name before ":"
@@ -90,6 +99,9 @@ class EpisodeVoices:
     backend: str | None = None
     embeddings: dict[str, list[float]] = field(default_factory=dict)  # speaker label -> embedding
     matches: list[Match] = field(default_factory=list)
+    enrolled: dict[str, str] = field(default_factory=dict)
+    """label -> person whose library got this label's voice once; a sample a person removed later is
+    not added back."""
 
     def match(self, label: str) -> Match | None:
         live = [m for m in self.matches if m.label == label and m.status != "rejected"]
@@ -199,6 +211,7 @@ def match_voices(embeddings: dict[str, np.ndarray], known: dict[str, np.ndarray]
     label), kept only where the score clears the threshold with a margin over the label's runner-up.
     Matches are accepted best first; a person confidently given to one label is no longer a rival for
     the others (one voice is one label). ``exclude`` maps a label to people it must not be given."""
+    backend = canonical_backend(backend)
     cal = options.calibration(backend)
     labels, people = sorted(embeddings), sorted(known)
     if cal is None or not labels or not people:
@@ -238,7 +251,9 @@ def apply_voice_library(project: Project, slug: str, embeddings: dict[str, np.nd
     Returns the new proposals."""
     store = project.content
     store.require_episode(slug)
+    backend = canonical_backend(backend)
     with store.lock("voices", wait=30):
+        _enroll_others(store, slug)
         ev = load_episode_voices(store, slug)
         ev.backend = backend
         ev.embeddings = {str(k): [float(x) for x in _unit(v)] for k, v in embeddings.items()}
@@ -265,6 +280,31 @@ def apply_voice_library(project: Project, slug: str, embeddings: dict[str, np.nd
     return matches
 
 
+def _named_speakers(store: ContentStore, slug: str) -> dict[str, str]:
+    """label -> person of an episode, read from episode.toml alone (no transcript)."""
+    import tomllib
+
+    p = store.path(f"episodes/{slug}/episode.toml")
+    try:
+        speakers = tomllib.loads(p.read_text("utf-8")).get("speakers", {})
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
+        raise ContentError(f"{p}: not valid TOML ({exc})") from exc
+    return {str(k): str(v) for k, v in speakers.items() if v} if isinstance(speakers, dict) else {}
+
+
+def _enroll_others(store: ContentStore, slug: str) -> None:
+    """Enroll the speakers that alignment or a person named in the other episodes since their voices
+    were stored (alignment runs after the voice library in ``recap process``)."""
+    for other in store.episode_slugs():
+        if other == slug or not store.path(_episode_rel(other)).exists():
+            continue
+        ev = load_episode_voices(store, other)
+        proposed = {m.label for m in ev.matches if m.status == "proposed"}
+        if _enroll(store, other, ev, {lab: pid for lab, pid in _named_speakers(store, other).items()
+                                      if lab not in proposed}):
+            save_episode_voices(store, other, ev)
+
+
 def enroll_episode(project: Project, slug: str) -> int:
     """Add the voices of the episode's named speakers (named by alignment or a person, not by an
     unconfirmed proposal) to their people's libraries. Returns how many samples were added."""
@@ -274,7 +314,10 @@ def enroll_episode(project: Project, slug: str) -> int:
         ep = store.load_episode(slug)
         proposed = {m.label for m in ev.matches if m.status == "proposed"}
         named = {lab: pid for lab, pid in ep.speakers.items() if pid and lab not in proposed}
-        return _enroll(store, slug, ev, named)
+        added = _enroll(store, slug, ev, named)
+        if added:
+            save_episode_voices(store, slug, ev)
+        return added
 
 
 def _enroll(store: ContentStore, slug: str, ev: EpisodeVoices, named: dict[str, str], *,
@@ -283,6 +326,8 @@ def _enroll(store: ContentStore, slug: str, ev: EpisodeVoices, named: dict[str, 
     for label, person in named.items():
         if label not in ev.embeddings or not ev.backend:
             continue
+        if ev.enrolled.get(label) == person and not confirmed:
+            continue  # enrolled before: if the sample is gone, a person removed it
         samples = load_samples(store, person)
         same = [s for s in samples if s.episode == slug and s.label == label and s.backend == ev.backend]
         if same:
@@ -290,6 +335,7 @@ def _enroll(store: ContentStore, slug: str, ev: EpisodeVoices, named: dict[str, 
                 for s in same:
                     s.confirmed, s.source = True, source
                 save_samples(store, person, samples)
+            ev.enrolled[label] = person
             continue
         # a label re-assigned to someone else: drop its sample from the previous person
         for other, osamples in library(store).items():
@@ -298,6 +344,7 @@ def _enroll(store: ContentStore, slug: str, ev: EpisodeVoices, named: dict[str, 
         samples.append(VoiceSample(episode=slug, label=label, backend=ev.backend,
                                    embedding=ev.embeddings[label], confirmed=confirmed, source=source))
         save_samples(store, person, samples)
+        ev.enrolled[label] = person
         added += 1
     return added
 

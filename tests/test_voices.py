@@ -16,8 +16,8 @@ import numpy as np
 import pytest
 
 from pipeline.models import Episode, Person
-from pipeline.voices import (PYANNOTE, RESEMBLYZER, apply_voice_library, library, load_episode_voices,
-                             match_voices)
+from pipeline.voices import (PYANNOTE, RESEMBLYZER, apply_voice_library, forget, library,
+                             load_episode_voices, match_voices)
 
 SPLIT = 15.0  # the two halves of the 30 s sample
 
@@ -158,3 +158,25 @@ def test_confirm_unknown_label_is_one_clear_line(named_first, run_cli):
     assert res.output.strip().startswith("Error: episode one: speaker 'nobody' has no proposed name")
     res = run_cli("voices", "reject", "missing-episode", "x")
     assert res.exit_code == 1 and "unknown episode 'missing-episode'" in res.output
+
+
+def test_speakers_named_after_processing_are_enrolled_and_forget_sticks(project, voices):
+    """`recap process` stores the voices before alignment names anyone: the names given later (by
+    alignment or by editing episode.toml) reach the library when the next recording is processed."""
+    store = project.content
+    store.save_person(Person(id="alice", name="Alice Example"))
+    _episode(project, "one")
+    assert apply_voice_library(project, "one", voices["first"], "embedded") == []  # the diarizer's name
+    assert library(store) == {}
+    ep = store.load_episode("one")
+    ep.speakers = {"speaker90": "alice"}  # alignment (or a person) names a speaker afterwards
+    store.save_episode(ep, parts=("meta",))
+    _episode(project, "two")
+    matches = apply_voice_library(project, "two", voices["second"], "embedded")
+    assert [(m.label, m.person, m.backend) for m in matches] == [("speaker90", "alice", RESEMBLYZER)]
+    assert load_episode_voices(store, "one").enrolled == {"speaker90": "alice"}
+    # a voice a person removed is not enrolled again from the same episode
+    forget(project, "alice")
+    _episode(project, "three")
+    assert apply_voice_library(project, "three", voices["second"], "embedded") == []
+    assert library(store) == {}
