@@ -16,7 +16,7 @@ named are enrolled as samples of that person.
 
 Thresholds, calibrated on pyannote's two-speaker sample with the diarizer's encoder (resemblyzer,
 2.4 to 12 s of speech per speaker): the same voice across the two halves scored 0.88 to 0.93, the
-other voice 0.82 to 0.85, a synthetic espeak-ng voice 0.56 to 0.60; the resemblyzer threshold (0.86)
+other voice 0.82 to 0.85, a synthetic espeak-ng voice 0.52 to 0.58; the resemblyzer threshold (0.86)
 is the diarizer's own same-voice threshold. ``bench/voices.py`` prints these numbers.
 """
 
