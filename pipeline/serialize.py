@@ -9,6 +9,8 @@ a typo in a hand-edited file is reported instead of silently ignored.
 from __future__ import annotations
 
 import dataclasses
+import json
+import math
 import types
 import typing
 from functools import cache
@@ -53,6 +55,10 @@ def from_data(cls: type[T], data: Any, where: str = "") -> T:
     return _convert(cls, data, where or cls.__name__)
 
 
+def _optional(tp: Any) -> bool:
+    return typing.get_origin(tp) in (typing.Union, types.UnionType) and type(None) in typing.get_args(tp)
+
+
 def _convert(tp: Any, value: Any, where: str) -> Any:
     origin = typing.get_origin(tp)
     if tp is Any:
@@ -75,7 +81,9 @@ def _convert(tp: Any, value: Any, where: str) -> Any:
             if f.name in value:
                 kwargs[f.name] = _convert(hints[f.name], value[f.name], f"{where}.{f.name}")
             elif f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING:
-                raise DataError(f"{where}: missing required field {f.name!r}")
+                if not _optional(hints[f.name]):  # to_data drops None: a missing optional is None
+                    raise DataError(f"{where}: missing required field {f.name!r}")
+                kwargs[f.name] = None
         return tp(**kwargs)
     if origin is list:
         if not isinstance(value, list):
@@ -104,3 +112,46 @@ def _convert(tp: Any, value: Any, where: str) -> Any:
             raise DataError(f"{where}: expected text, got {value!r}")
         return value
     raise DataError(f"{where}: unsupported type {tp!r}")
+
+
+# -- untrusted JSON/YAML ---------------------------------------------------------------------------
+def _reject_constant(name: str) -> float:
+    raise ValueError(f"{name} is not a number")
+
+
+def _finite_float(text: str) -> float:
+    value = float(text)
+    if not math.isfinite(value):
+        raise ValueError(f"number {text[:20]} is out of range")
+    return value
+
+
+def check_plain(data: Any) -> Any:
+    """Raise ValueError when parsed data holds what cannot be stored back as UTF-8 JSON/TOML:
+    lone surrogates (from ``\\ud800`` escapes) or non-finite floats. Returns ``data``."""
+    stack = [data]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, str):
+            try:
+                item.encode("utf-8")
+            except UnicodeEncodeError:
+                raise ValueError(f"invalid Unicode (a lone surrogate) in {item[:40]!r}") from None
+        elif isinstance(item, float) and not math.isfinite(item):
+            raise ValueError(f"number {item} is out of range")
+        elif isinstance(item, dict):
+            stack.extend(item.keys())
+            stack.extend(item.values())
+        elif isinstance(item, (list, tuple)):
+            stack.extend(item)
+    return data
+
+
+def loads_json(text: str) -> Any:
+    """``json.loads`` for untrusted files: every problem (NaN/Infinity, numbers out of range, lone
+    surrogates, nesting too deep) is a ValueError, and what it returns can be written back."""
+    try:
+        data = json.loads(text, parse_constant=_reject_constant, parse_float=_finite_float)
+    except RecursionError:
+        raise ValueError("nested too deeply") from None
+    return check_plain(data)

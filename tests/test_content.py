@@ -101,3 +101,10 @@ def test_from_data_type_errors_name_the_field():
         from_data(Chapter, {"start": "soon", "title": "x"})
     assert to_data(Chapter(start=1.23456, title="t")) == {
         "start": 1.235, "title": "t", "kind": "talk", "confidence": 1.0, "source": "notes"}
+
+
+def test_a_poster_without_paper_round_trips(project):
+    from pipeline.models import Poster
+
+    project.content.save_poster(Poster(id="chat-1", paper=None, episode="ep1", start=12.0))
+    assert project.content.load_posters()["chat-1"].paper is None
