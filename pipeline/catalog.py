@@ -28,7 +28,6 @@ merged together take the arXiv id, whatever the order of the files.)
 from __future__ import annotations
 
 import calendar
-import json
 import logging
 import re
 import unicodedata
@@ -40,6 +39,7 @@ from typing import Any
 from .errors import InputError
 from .ids import check_id, slugify
 from .models import Paper, PaperNote
+from .serialize import check_plain, loads_json
 
 log = logging.getLogger(__name__)
 
@@ -276,7 +276,7 @@ def read_papers(path: Path) -> list[Paper]:
     text = _read_text(path)
     fmt = detect_format(path, text)
     reader = {"listing": _read_listing, "blog": _read_blog, "daynotes": _read_daynotes,
-              "bibtex": _read_bibtex, "json": _read_json, "yaml": _read_yaml}[fmt]
+              "bibtex": _read_bibtex, "json": _read_json, "yaml": _read_yaml, "shownotes": _read_shownotes}[fmt]
     papers = reader(path, text)
     if not papers:
         raise InputError(path, f"no papers found (read as {fmt})")
@@ -313,6 +313,10 @@ def detect_format(path: Path, text: str) -> str:
     lines = [ln for ln in text.split("\n") if ln.strip()]
     if any(_SUMMARY.match(ln) for ln in lines) and any(_DATE_LINE.match(ln) for ln in lines):
         return "listing"
+    from .notes import has_papers_section  # notes builds on this module
+
+    if has_papers_section(text):
+        return "shownotes"
     if sum(1 for ln in lines if _BLOG_TITLE.match(ln.strip())) >= 1:
         return "blog"
     if any(re.search(r"\b(?:Paper|PDF|arXiv)\b[\])]?\s*[.|]?\s*$", ln) for ln in lines):
@@ -737,9 +741,16 @@ def _bib_name(name: str) -> str:
     return name
 
 
+def _read_shownotes(path: Path, text: str) -> list[Paper]:
+    """Only the "Papers covered" list of show notes (as a catalog; chapters are ignored)."""
+    from .notes import parse_notes_text
+
+    return parse_notes_text(text, source=path.name).papers
+
+
 def _read_json(path: Path, text: str) -> list[Paper]:
     try:
-        data = json.loads(text)
+        data = loads_json(text)
     except ValueError as exc:
         raise InputError(path, f"not valid JSON ({exc})") from None
     return _from_records(path, data)
@@ -749,9 +760,11 @@ def _read_yaml(path: Path, text: str) -> list[Paper]:
     import yaml
 
     try:
-        data = yaml.safe_load(text)
+        data = check_plain(yaml.safe_load(text))
     except yaml.YAMLError as exc:
         raise InputError(path, f"not valid YAML ({str(exc).splitlines()[0]})") from None
+    except (RecursionError, ValueError) as exc:
+        raise InputError(path, f"not valid YAML ({exc or 'nested too deeply'})") from None
     return _from_records(path, data)
 
 

@@ -136,6 +136,12 @@ def parse_notes_text(text: str, source: str = "show notes") -> ShowNotes:
     return ShowNotes(title=title, chapters=chapters, papers=papers, description=description, source=source)
 
 
+def has_papers_section(text: str) -> bool:
+    """True when ``text`` has a "Papers covered"-style heading followed by a list of papers."""
+    m = _PAPERS_HEADING.search(text)
+    return bool(m) and _looks_like_papers(text[m.end():])
+
+
 def _looks_like_papers(text: str) -> bool:
     return bool(re.search(r"\bet al\b|·|\(\s*\d{4}\s*\)|arxiv\.org", text[:3000], re.I)) or bool(
         re.search(r"^\s*[-*]\s+\S", text[:500], re.M))

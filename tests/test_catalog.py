@@ -320,3 +320,13 @@ def test_blog_variants(tmp_path: Path):
     assert (a.id, a.arxiv, a.date, a.url) == ("2401.01234", "2401.01234", "2024-01-05", "https://arxiv.org/abs/2401.01234")
     assert (b.id, b.arxiv, b.date, b.url) == ("another-one", None, "2023-12-10", "https://openreview.net/forum?id=abc")
     assert b.notes[0].text == "A second commentary paragraph that spans two lines of text in this post."
+
+
+def test_show_notes_import_as_a_catalog_of_the_papers_covered(seeds, run_cli, project):
+    result = run_cli("papers", "import", seeds / "neurips-2023-recap.shownotes-dev.txt")
+    assert result.exit_code == 0, result.output
+    titles = {p.title for p in project.content.load_papers().values()}
+    assert "Scaling Data-Constrained Language Models" in titles
+    assert "QLoRA: Efficient Finetuning of Quantized LLMs" in titles
+    assert len(titles) == 5
+    assert not project.content.episode_slugs()  # a catalog only: no episode, no chapters
