@@ -425,6 +425,8 @@ def episode_pages(site: Site) -> Iterator[Page]:
         audio = _audio_source(site, ep)
         if ctx["episode"]["audio"] and not urlsplit(ctx["episode"]["audio"]).scheme and audio is None:
             ctx["episode"]["audio"] = None
+        ctx["extras"] = {"before_chapters": _hook("viz", "episode_timeline_html", site, ep),
+                         "side": _hook("report", "report_link_html", site, slug)}
         yield _html(site, f"episodes/{slug}/index.html", "episode.html", ctx)
         yield Page(f"episodes/{slug}/transcript.vtt", ep.transcript, lambda ep=ep: to_vtt(ep, site.people))
         yield Page(f"episodes/{slug}/transcript.srt", ep.transcript, lambda ep=ep: to_srt(ep, site.people))
@@ -465,7 +467,9 @@ def _safe_url(url: str) -> bool:
 @page_builder
 def paper_pages(site: Site) -> Iterator[Page]:
     for pid, paper in site.papers.items():
-        yield _html(site, f"papers/{pid}/index.html", "paper.html", paper_context(site, paper))
+        ctx = paper_context(site, paper)
+        ctx["extras"] = {"side": _hook("viz", "related_html", site, pid)}
+        yield _html(site, f"papers/{pid}/index.html", "paper.html", ctx)
 
 
 @page_builder
@@ -539,7 +543,9 @@ def index_pages(site: Site) -> Iterator[Page]:
     grouped = [{"name": k, "id": "g-" + hashlib.sha1(k.encode()).hexdigest()[:8],
                 "papers": sorted(v, key=lambda x: (x["date"], x["title"]), reverse=True)}
                for k, v in sorted(groups.items(), key=lambda kv: (-len(kv[1]), kv[0]))]
-    yield _html(site, "papers/index.html", "papers.html", {"groups": grouped, "og_url": site.absolute("papers/")})
+    has_map = bool(site.config.paper_map) and bool(site.papers) and _importable("pipeline.viz")
+    yield _html(site, "papers/index.html", "papers.html", {"groups": grouped, "has_map": has_map,
+                                                           "og_url": site.absolute("papers/")})
     posters = [_poster_ref(site, p) for p in sorted(site.posters.values(), key=lambda p: (p.episode, p.start))]
     yield _html(site, "posters/index.html", "posters.html", {"posters": posters, "og_url": site.absolute("posters/")})
     people = sorted(site.people.values(), key=lambda p: p.name.lower())
@@ -548,6 +554,51 @@ def index_pages(site: Site) -> Iterator[Page]:
                              "host": p.host} for p in people], "og_url": site.absolute("people/")})
     yield _html(site, "search/index.html", "search.html", {"og_url": site.absolute("search/")})
     yield _html(site, "404.html", "404.html", {"og_url": site.absolute("404.html")}, listed=False)
+
+
+def _importable(module: str) -> bool:
+    import importlib
+
+    try:
+        importlib.import_module(module)
+    except ImportError:
+        return False
+    return True
+
+
+def _hook(module: str, name: str, *args: Any) -> str:
+    """HTML from another stage's site hook (``pipeline.viz``, ``pipeline.report``), or "" when that
+    stage's optional dependencies are not installed."""
+    import importlib
+
+    try:
+        fn = getattr(importlib.import_module(f"pipeline.{module}"), name)
+    except ImportError as exc:
+        log.debug("site hook %s.%s unavailable: %s", module, name, exc)
+        return ""
+    return fn(*args)
+
+
+@page_builder
+def map_pages(site: Site) -> Iterator[Page]:
+    """The paper map (pipeline.viz), when its dependencies are installed."""
+    try:
+        from .viz import map_pages as build
+    except ImportError as exc:
+        log.debug("paper map unavailable: %s", exc)
+        return
+    yield from build(site) or ()
+
+
+@page_builder
+def report_pages(site: Site) -> Iterator[Page]:
+    """Per-episode quality reports (pipeline.report); hidden unless [site] show_report."""
+    try:
+        from .report import report_pages as build
+    except ImportError as exc:
+        log.debug("quality reports unavailable: %s", exc)
+        return
+    yield from build(site) or ()
 
 
 @page_builder

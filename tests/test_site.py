@@ -60,6 +60,8 @@ def make_seed_project(root: Path, seeds: Path) -> Path:
     from pipeline.transcripts import import_transcript
 
     init_project(root, title="NeurIPS recap test site")
+    config = root / "recap.toml"  # the paper map embeds every paper (tested in test_viz): off here
+    config.write_text(config.read_text().replace("[site]\n", "[site]\npaper_map = false\n", 1))
     project = open_project(root)
     extra = root / "extra-papers.json"
     extra.write_text(json.dumps([TOOLFORMER, {"title": HOSTILE_TITLE, "authors": ["<b>Mallory</b>"],

@@ -13,6 +13,11 @@ from pipeline.models import Paper
 def test_serve_rebuilds_only_what_changed(project):
     from pipeline.serve import serve
 
+    from pipeline.config import open_project
+
+    config = project.root / "recap.toml"  # no paper map: its related lists tie every paper page together
+    config.write_text(config.read_text().replace("[site]\n", "[site]\npaper_map = false\n", 1))
+    project = open_project(project.root)
     store = project.content
     store.save_paper(Paper(id="p-one", title="Paper one", date="2023-01-01"))
     store.save_paper(Paper(id="p-two", title="Paper two", date="2023-02-01"))
