@@ -514,6 +514,24 @@ def _ray_init(options: BatchOptions, workers_hint: int) -> tuple[Any, bool]:
     return ray, True
 
 
+def plan_actors(resources: dict[str, float], options: BatchOptions, device: str, n_items: int) -> tuple[int, float, float]:
+    """How many Ray actors, with how many CPUs and GPUs each: one actor per GPU (``num_gpus=1``, so
+    each GPU holds one copy of the models) when the cluster has GPUs and the device is not "cpu";
+    else one per ``cpus_per_worker`` CPUs. ``--workers`` caps it; never more actors than recordings."""
+    gpus = options.gpus_per_worker
+    if gpus is None:
+        gpus = 1.0 if resources.get("GPU", 0) >= 1 and device != "cpu" else 0.0
+    if gpus:
+        n = int(resources.get("GPU", 0) // gpus)
+        cpus = 1.0
+    else:
+        cpus = options.cpus_per_worker
+        n = int(resources.get("CPU", 1) // cpus)
+    if options.workers:
+        n = min(n, options.workers) if n else options.workers
+    return max(1, min(n, n_items)), cpus, gpus
+
+
 class _RayWorker:
     """A Ray actor: one per worker (per GPU on a GPU cluster), keeping its models loaded."""
 
@@ -545,18 +563,8 @@ def _run_ray(project: Project, rows: list[ItemReport], options: BatchOptions,
              land: Callable[[ItemReport, Outcome], bool]) -> None:
     ray, owned = _ray_init(options, options.workers or _default_workers(len(rows)))
     resources = ray.cluster_resources()
-    gpus = options.gpus_per_worker
-    if gpus is None:
-        device = rows[0].options.transcribe.device if rows[0].options is not None else "auto"
-        gpus = 1.0 if resources.get("GPU", 0) >= 1 and device != "cpu" else 0.0
-    if options.workers:
-        n = options.workers
-    elif gpus:
-        n = int(resources.get("GPU", 1) // gpus)
-    else:
-        n = int(resources.get("CPU", 1) // options.cpus_per_worker)
-    n = max(1, min(n, len(rows)))
-    cpus = options.cpus_per_worker if not gpus else 1.0
+    device = rows[0].options.transcribe.device if rows[0].options is not None else "auto"
+    n, cpus, gpus = plan_actors(resources, options, device, len(rows))
     log.info("Ray: %d actor(s), %s GPU and %s CPU each (cluster: %s)", n, gpus, cpus,
              {k: v for k, v in resources.items() if k in ("CPU", "GPU")})
     actor_cls = ray.remote(num_cpus=cpus, num_gpus=gpus, max_restarts=1)(_RayWorker)

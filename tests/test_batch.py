@@ -81,3 +81,19 @@ def test_cli_needs_inputs_or_a_manifest_not_both(run_cli, tmp_path: Path) -> Non
     res = run_cli("batch", tmp_path / "a.wav", "--manifest", m)
     assert res.exit_code == 1
     assert res.output.strip().splitlines()[-1] == "Error: give either audio files or --manifest, not both"
+
+
+@pytest.mark.parametrize(("resources", "opts", "device", "items", "expected"), [
+    ({"CPU": 32, "GPU": 4}, BatchOptions(), "auto", 100, (4, 1.0, 1.0)),  # one actor per GPU
+    ({"CPU": 32, "GPU": 4}, BatchOptions(), "auto", 2, (2, 1.0, 1.0)),  # never more actors than recordings
+    ({"CPU": 32, "GPU": 4}, BatchOptions(workers=3), "cuda", 100, (3, 1.0, 1.0)),  # --workers caps
+    ({"CPU": 32, "GPU": 4}, BatchOptions(), "cpu", 100, (32, 1.0, 0.0)),  # --device cpu: GPUs unused
+    ({"CPU": 32, "GPU": 4}, BatchOptions(gpus_per_worker=0.5), "auto", 100, (8, 1.0, 0.5)),  # 2 per GPU
+    ({"CPU": 2}, BatchOptions(), "auto", 4, (2, 1.0, 0.0)),  # CPU-only cluster
+    ({"CPU": 8}, BatchOptions(cpus_per_worker=4), "auto", 10, (2, 4, 0.0)),
+    ({"CPU": 2}, BatchOptions(workers=6), "auto", 10, (2, 1.0, 0.0)),  # no actors that could never start
+])
+def test_ray_actor_plan(resources, opts, device, items, expected) -> None:
+    from pipeline.batch import plan_actors
+
+    assert plan_actors(resources, opts, device, items) == expected
