@@ -293,3 +293,7 @@ def test_summarize_episode_is_pure_and_handles_a_chapter_without_paper(tmp_path)
     assert "graph" in s.text.lower() or "node" in s.text.lower()
     assert "Welcome" not in s.text and "?" not in s.text and "Um" not in s.text
     assert len(s.text.split()) <= 40
+    # an episode without chapters still gets an episode summary (from the whole transcript)
+    whole = Episode(slug="gnn2", title="GNN", transcript=Transcript(utts[1:4]))
+    summarize_episode(whole, {}, SummaryOptions())
+    assert whole.summary is not None and whole.summary.sentences[0].start == 10.0
