@@ -129,9 +129,13 @@ def _finite_float(text: str) -> float:
 def check_plain(data: Any) -> Any:
     """Raise ValueError when parsed data holds what cannot be stored back as UTF-8 JSON/TOML:
     lone surrogates (from ``\\ud800`` escapes) or non-finite floats. Returns ``data``."""
-    stack = [data]
+    stack, seen = [data], set()
     while stack:
         item = stack.pop()
+        if isinstance(item, (dict, list, tuple)):
+            if id(item) in seen:  # YAML anchors can make a structure refer to itself
+                raise ValueError("a structure that contains itself")
+            seen.add(id(item))
         if isinstance(item, str):
             try:
                 item.encode("utf-8")

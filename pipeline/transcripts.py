@@ -23,7 +23,6 @@ Every problem with the file raises :class:`InputError` naming the file.
 from __future__ import annotations
 
 import html
-import json
 import logging
 import re
 from pathlib import Path
@@ -31,7 +30,7 @@ from typing import Any
 
 from .errors import InputError
 from .models import Episode, Transcript, Utterance, Word
-from .serialize import DataError, from_data
+from .serialize import DataError, from_data, loads_json
 from .timefmt import parse_timestamp
 
 log = logging.getLogger(__name__)
@@ -199,7 +198,7 @@ def _read_vtt(path: Path, text: str) -> Transcript:
 # -- JSON -----------------------------------------------------------------------------------------
 def _read_json(path: Path, text: str) -> Transcript:
     try:
-        data = json.loads(text)
+        data = loads_json(text)
     except ValueError as exc:
         raise InputError(path, f"not valid JSON ({exc})") from None
     try:
@@ -226,6 +225,8 @@ def _read_json(path: Path, text: str) -> Transcript:
 def _num(value: Any) -> float:
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         raise ValueError(f"expected a number of seconds, got {value!r}")
+    if not 0 <= value < 1e7:  # also keeps float() of a huge int from overflowing
+        raise ValueError(f"time {str(value)[:20]} s is out of range")
     return float(value)
 
 
