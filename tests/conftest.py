@@ -15,6 +15,22 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
 
+# Property-based tests (tests/test_fuzz.py): "ci" is the small, reproducible default budget;
+# `make fuzz` selects "long" (HYPOTHESIS_PROFILE=long), which also keeps failing examples in .cache/.
+try:
+    from hypothesis import HealthCheck, settings
+    from hypothesis.database import DirectoryBasedExampleDatabase
+
+    _relaxed = [HealthCheck.too_slow, HealthCheck.data_too_large, HealthCheck.function_scoped_fixture,
+                HealthCheck.filter_too_much]
+    settings.register_profile("ci", max_examples=50, deadline=None, derandomize=True, database=None,
+                              suppress_health_check=_relaxed)
+    settings.register_profile("long", max_examples=1500, deadline=None, suppress_health_check=_relaxed,
+                              database=DirectoryBasedExampleDatabase(str(REPO / ".cache" / "hypothesis")))
+    settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
+except ImportError:  # hypothesis is in the [test] extra
+    pass
+
 
 def _require(path: Path, what: str) -> Path:
     if not path.exists():
