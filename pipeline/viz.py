@@ -39,12 +39,13 @@ UNIDENTIFIED_COLOR = "#a0aec0"
 class TimelineOptions:
     width: float = 1000.0
     """Width of the drawing in SVG user units (it scales to the page with its viewBox)."""
-    label_width: float = 150.0
+    label_width: float = 170.0
     """Room for the lane names at the left, inside ``width``."""
-    lane_height: float = 16.0
+    font_size: float = 13.0
+    lane_height: float = 18.0
     lane_gap: float = 4.0
-    chapter_height: float = 18.0
-    axis_height: float = 18.0
+    chapter_height: float = 20.0
+    axis_height: float = 20.0
     merge_px: float = 2.0
     """Turns of one lane closer than this many units are drawn as one segment (at 850 units for a
     3h20m episode one unit is 14 s)."""
@@ -55,7 +56,8 @@ class TimelineOptions:
     """Narrowest segment drawn; shorter speech is widened to stay visible and clickable."""
     own_lane_share: float = 0.03
     """An unnamed speaker label gets its own lane when it holds this share of the speech (and at
-    least ``own_lane_seconds``); the rest share the "Unidentified" lane."""
+    least ``own_lane_seconds``, or a fifth of a short recording's speech); the rest share the
+    "Unidentified" lane."""
     own_lane_seconds: float = 20.0
     max_unnamed_lanes: int = 6
 
@@ -81,6 +83,7 @@ class Lane:
     seconds: float = 0.0
     turns: int = 0
     first: float = 0.0
+    short: str = ""  # the name cut to fit the label column
     share: float = 0.0  # of all speech in the episode
     segments: list[Segment] = field(default_factory=list)
 
@@ -95,6 +98,7 @@ class ChapterMark:
     title: str
     clock: str
     paper: str | None = None
+    label: str = ""  # what fits inside the band: "3 DPO", "3", or nothing
 
 
 @dataclass
@@ -112,6 +116,7 @@ class Timeline:
     lane_height: float
     chapter_y: float
     chapter_height: float
+    font_size: float
     axis_y: float
     lanes: list[Lane]
     chapters: list[ChapterMark]
@@ -152,7 +157,8 @@ def build_timeline(episode: Episode, people: dict[str, Person] | None = None,
 
     shown = {lab: display_speaker(episode, lab, people) for lab in unnamed}
     own = [lab for lab in unnamed if shown[lab] is not None
-           and by_label[lab] >= max(o.own_lane_seconds, o.own_lane_share * total)][: o.max_unnamed_lanes]
+           and by_label[lab] >= o.own_lane_share * total
+           and by_label[lab] >= min(o.own_lane_seconds, 0.2 * total)][: o.max_unnamed_lanes]
 
     def lane_key(label: str | None) -> str:
         if label in named:
@@ -198,7 +204,8 @@ def build_timeline(episode: Episode, people: dict[str, Person] | None = None,
         lane = Lane(key=key, name=name, color=color, person=person, labels=labels.get(key, []),
                     y=top + len(lanes) * (o.lane_height + o.lane_gap),
                     seconds=sum(e - s for s, e in spans), turns=len(spans), first=spans[0][0],
-                    share=sum(e - s for s, e in spans) / total)
+                    share=sum(e - s for s, e in spans) / total,
+                    short=_fit(name, o.label_width - 10, o.font_size) or name[:3] + "…")
         lane.segments = merged[key]
         lanes.append(lane)
 
@@ -207,9 +214,10 @@ def build_timeline(episode: Episode, people: dict[str, Person] | None = None,
         nxt = [x.start for x in episode.chapters if x.start > c.start]
         end = c.end if c.end is not None else (min(nxt) if nxt else duration)
         x = o.label_width + c.start * scale
-        chapters.append(ChapterMark(index=idx + 1, start=c.start, end=end, x=round(x, 1),
-                                    w=round(max(1.0, (end - c.start) * scale), 1), title=c.title,
-                                    clock=format_timestamp(c.start), paper=c.paper))
+        w = max(1.0, (end - c.start) * scale)
+        chapters.append(ChapterMark(index=idx + 1, start=c.start, end=end, x=round(x, 1), w=round(w, 1),
+                                    title=c.title, clock=format_timestamp(c.start), paper=c.paper,
+                                    label=_fit(f"{idx + 1} {c.title}", w - 6, o.font_size) or _fit(str(idx + 1), w - 4, o.font_size)))
     axis_y = top + len(lanes) * (o.lane_height + o.lane_gap) + 2
     ticks = [Tick(x=round(o.label_width + t * scale, 1), label=format_timestamp(t))
              for t in _tick_times(duration)]
@@ -218,8 +226,16 @@ def build_timeline(episode: Episode, people: dict[str, Person] | None = None,
             f"{'lane' if len(lanes) == 1 else 'lanes'} ({', '.join(lane.name for lane in lanes)})"
             + (f", {len(chapters)} chapters marked above." if chapters else "."))
     return Timeline(duration=duration, width=o.width, height=round(height, 1), label_width=o.label_width,
-                    lane_height=o.lane_height, chapter_y=0.0, chapter_height=o.chapter_height,
+                    lane_height=o.lane_height, chapter_y=0.0, chapter_height=o.chapter_height, font_size=o.font_size,
                     axis_y=round(axis_y, 1), lanes=lanes, chapters=chapters, ticks=ticks, description=desc)
+
+
+def _fit(text: str, width: float, font_size: float) -> str:
+    """``text`` cut (with "…") to about ``width`` units, or "" when not even a few letters fit."""
+    room = int(width / (0.6 * font_size))
+    if len(text) <= room:
+        return text
+    return text[: room - 1].rstrip() + "…" if room >= 5 else ""
 
 
 def _merge(spans: list[tuple[float, float]], scale: float, merge_px: float, o: TimelineOptions,
