@@ -388,7 +388,7 @@ def _pyannote(audio: DecodedAudio, opts: DiarizeOptions, progress: Progress | No
 
 # -- voice embeddings -------------------------------------------------------------------------------------------
 def speaker_embeddings(samples: np.ndarray, sr: int, turns: Iterable[Turn], *, backend: str = "embedded",
-                       max_seconds: float = 120.0) -> dict[str, np.ndarray]:
+                       max_seconds: float = 60.0) -> dict[str, np.ndarray]:
     """One L2-normalised voice embedding per speaker label, from up to ``max_seconds`` of that
     speaker's turns, with the same encoder the diarizer uses (resemblyzer for ``embedded``/``none``,
     pyannote's WeSpeaker ResNet for ``pyannote``). Embeddings of different backends are not comparable."""
