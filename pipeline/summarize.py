@@ -618,28 +618,37 @@ def summarize_episode(episode: Episode, papers: Mapping[str, Paper], options: Su
     if not episode.transcript.utterances:
         raise ContentError(f"episode {episode.slug!r} has no transcript to summarize: "
                            f"run `recap import-transcript FILE --episode {episode.slug}` first")
-    extractive, ep_extractive = extractive_summaries(episode, papers, opts, people=people, cache_dir=cache_dir)
+    fallback: list[tuple[list[Summary | None], Summary | None]] = []
+
+    def extractive() -> tuple[list[Summary | None], Summary | None]:  # computed once, only when needed
+        if not fallback:
+            fallback.append(extractive_summaries(episode, papers, opts, people=people, cache_dir=cache_dir))
+        return fallback[0]
+
     if opts.backend == "extractive":
-        for ch, s in zip(episode.chapters, extractive):
+        chapters, episode.summary = extractive()
+        for ch, s in zip(episode.chapters, chapters):
             ch.summary = s
-        episode.summary = ep_extractive
     else:
         client = client or _client(opts, cache_dir)
         method = f"llm:{opts.model}"
         utts = episode.transcript.utterances
+        llm: list[Summary | None] = []
         for i, (ch, (start, end)) in enumerate(zip(episode.chapters, chapter_bounds(episode))):
             sents = spoken_sentences(utts, start, end)
             kept, bad = (_llm_summary(client, sents, start, end, papers.get(ch.paper or ""), ch.title, opts, i)
                          if sents else ([], []))
             result.dropped += bad
-            if kept:
-                ch.summary = Summary(" ".join(s.text for s in kept), kept, method)
-            elif opts.fallback:
-                ch.summary = extractive[i]
+            llm.append(Summary(" ".join(s.text for s in kept), kept, method) if kept else None)
+        # only now, when every request has been answered, does anything on the episode change
+        for i, (ch, s) in enumerate(zip(episode.chapters, llm)):
+            if s is None and opts.fallback:
+                s = extractive()[0][i]
                 result.fallbacks.append(i)
-            else:
-                ch.summary = None
-        episode.summary = _llm_episode_summary(client, episode, opts, result) or ep_extractive
+            ch.summary = s
+        episode.summary = _llm_episode_summary(client, episode, opts, result)
+        if episode.summary is None and (opts.fallback or not episode.chapters):
+            episode.summary = extractive()[1]
     for d in result.dropped:
         where = "episode summary" if d.chapter is None else f"chapter {d.chapter + 1}"
         log.warning("%s: dropped an LLM sentence (%s): %s", where, d.reason, d.text[:100])

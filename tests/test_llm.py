@@ -291,3 +291,17 @@ def test_llama_cpp_answer_citing_another_chapter_is_dropped(llama_server, tmp_pa
     kept, dropped = verify_citations(f"[1:00] {words or 'The reward model'}.", sents, 100.0, 140.0)
     assert all(99.0 <= k.start <= 141.0 for k in kept)
     assert dropped and dropped[0].reason.startswith("cites [1:00], outside this part (1:40–2:20)")
+
+
+def test_cli_llm_backend_with_the_endpoint_down_changes_nothing(project, run_cli):
+    from conftest import content_snapshot
+
+    project.content.save_episode(_episode())
+    before = content_snapshot(project.root / "content")
+    url = f"http://127.0.0.1:{_free_port()}/v1"
+    result = run_cli("summarize", "ep", "--backend", "llm", "--url", url, "--model", "tiny")
+    assert result.exit_code == 1
+    assert result.output.strip().splitlines()[-1].startswith(
+        f"Error: LLM endpoint {url} is not reachable after 4 attempt(s) (")
+    after = {k: v for k, v in content_snapshot(project.root / "content").items() if "/locks/" not in k}
+    assert after == before
