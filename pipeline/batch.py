@@ -461,19 +461,23 @@ def _run_local(project: Project, rows: list[ItemReport], options: BatchOptions,
             futures = {pool.submit(run_one, r.item.slug, r.item.audio.resolve(), r.options,
                                    project.cache_dir): r for r in queue}
             queue = []
+            broken = False
             while futures:
                 done, _ = wait(futures, return_when=FIRST_COMPLETED)
                 for fut in done:
                     row = futures.pop(fut)
                     try:
                         outcome = fut.result()
-                    except BrokenProcessPool:  # a worker died (killed, out of memory): new pool
-                        outcome = Outcome(row.item.slug, False, error="worker process died",
+                    except BrokenProcessPool:
+                        # A worker died (killed, out of memory). The pool is unusable: every recording
+                        # in flight counts an attempt and goes to a new pool.
+                        broken = True
+                        outcome = Outcome(row.item.slug, False, error="a worker process died",
                                           error_type="WorkerDied")
                     except Exception as exc:  # noqa: BLE001
                         outcome = Outcome(row.item.slug, False, error=_one_line(exc), error_type=type(exc).__name__)
                     if land(row, outcome):
-                        if pool._broken:  # type: ignore[attr-defined]
+                        if broken:
                             queue.append(row)
                         else:
                             futures[pool.submit(run_one, row.item.slug, row.item.audio.resolve(),
@@ -592,9 +596,16 @@ def _run_ray(project: Project, rows: list[ItemReport], options: BatchOptions,
                 row, actor = running.pop(ref)
                 try:
                     outcome = ray.get(ref)
-                except Exception as exc:  # noqa: BLE001 - actor died, node lost, task error
+                except Exception as exc:  # noqa: BLE001 - actor died, node lost: run_one itself never raises
                     cause = getattr(exc, "cause", None) or exc
                     outcome = Outcome(row.item.slug, False, error=_one_line(cause), error_type=type(cause).__name__)
+                    try:  # replace the actor: its process (or node) may be gone
+                        ray.kill(actor)
+                    except Exception:  # noqa: BLE001
+                        pass
+                    actors.remove(actor)
+                    actor = actor_cls.remote(str(project.cache_dir), threads)
+                    actors.append(actor)
                 idle.append(actor)
                 if land(row, outcome):
                     queue.append(row)
