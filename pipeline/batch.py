@@ -11,8 +11,9 @@ workers, and writes each result into ``content/`` from the driver only:
   existing one joined with ``address``.
 * **Isolation.** Each recording is a task of its own. A worker never raises: it returns an
   :class:`Outcome` with the error's one-line message. Failures caused by the input itself
-  (``InputError``: corrupt, empty, silent file) are final; others (a worker that died, a model that
-  ran out of memory) are retried up to ``retries`` times. A failure never stops the other recordings.
+  (``InputError``: a corrupt, empty or non-audio file) are final; others (a model that ran out of
+  memory, a worker process or Ray actor that died, which is then replaced) are retried up to
+  ``retries`` times. A failure never stops the other recordings.
 * **One writer.** Workers don't touch ``content/``. The driver saves each result under the
   episode's lock, through :class:`pipeline.content.ContentStore` (atomic writes, person edits kept),
   then runs the later stages (alignment, summaries), then records a completion marker
