@@ -15,6 +15,7 @@ from __future__ import annotations
 import importlib.util
 import logging
 import os
+import re
 import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
@@ -164,11 +165,14 @@ def vocabulary(papers: Iterable[Paper], notes: Any = None, extra: Sequence[str] 
     covered = list(getattr(notes, "papers", []) or [])
     covered_titles = {p.title.lower() for p in covered}
     first = [p for p in papers if p.title.lower() in covered_titles] + covered
-    shorts = [n for p in first for n in short_names(p)] + [n for p in papers for n in short_names(p)]
+    shorts = [n for p in first for n in short_names(p)]
     speakers = [s for c in getattr(notes, "chapters", []) or [] for s in c.speakers]
-    authors = [a for p in first for a in p.authors[:3]] + [a for p in papers for a in p.authors[:1]]
+    authors = [re.sub(r"\s+et\s+al\.?$", "", a) for p in first for a in p.authors[:3]]
+    # the whole catalog adds the names its titles spell out ("QLoRA", "Toolformer"), not derived
+    # initialisms, then first authors
+    catalog = [n for p in papers for n in short_names(p) if n in p.title] + [a for p in papers for a in p.authors[:1]]
     keywords = [w for p in first for w in p.title.replace(":", " ").split() if any(ch.isupper() for ch in w[1:])]
-    return build_hotwords([*extra, *shorts], [*speakers, *authors], keywords)
+    return build_hotwords([*extra, *shorts], [*speakers, *authors], keywords, catalog)
 
 
 def save_result(project: Any, slug: str, result: ProcessResult, *, options: ProcessOptions | None = None,

@@ -160,16 +160,15 @@ def load_model(choice: ModelChoice) -> Any:
 
 
 # -- domain vocabulary ----------------------------------------------------------------------------------
-def build_hotwords(short_names: Iterable[str] = (), names: Iterable[str] = (), keywords: Iterable[str] = (),
-                   max_tokens: int = PROMPT_TOKENS) -> tuple[str, ...]:
-    """Rank and bound the domain vocabulary: short names and acronyms first (Whisper gets them
-    wrong most), then people's names, then title keywords; de-duplicated case-insensitively and cut
-    when the estimated token count reaches ``max_tokens`` (about 1.5 tokens per word, 1 per
-    punctuation mark, more for rare capitalised words)."""
+def build_hotwords(*groups: Iterable[str], max_tokens: int = PROMPT_TOKENS) -> tuple[str, ...]:
+    """Rank and bound the domain vocabulary: ``groups`` in priority order (e.g. this episode's paper
+    short names, then its people, then the rest of the catalog); terms de-duplicated
+    case-insensitively and skipped once the estimated token count would pass ``max_tokens`` (one
+    token per word plus one per ~7 characters: rare names split into several tokens)."""
     out: list[str] = []
     seen: set[str] = set()
     used = 0.0
-    for group in (short_names, names, keywords):
+    for group in groups:
         for raw in group:
             term = " ".join(str(raw).split()).strip(" ,;:")
             if not term or len(term) > 40 or term.lower() in seen:

@@ -142,3 +142,18 @@ def test_killed_run_resumes_from_its_last_checkpoint(tmp_path, project, sample_w
     work = sum(b - a for a, b in started)
     assert work - duration <= 0.10 * duration, (work, duration, log)
     assert len(finished) == len({line for line in finished})  # no finished chunk was redone
+
+
+def test_vocabulary_puts_the_episode_first(seeds):
+    from pipeline.models import Paper
+    from pipeline.notes import parse_notes
+    from pipeline.process import vocabulary
+
+    notes = parse_notes(seeds / "neurips-2023-recap.shownotes-dev.txt")
+    other = [Paper(id=f"p{i}", title=f"Gizmo{i}: A Study of Things", authors=[f"Ann Author{i}"]) for i in range(80)]
+    words = vocabulary(other, notes)
+    assert {"DPO", "QLoRA"} <= set(words[:5])
+    assert "Tim Dettmers" in words and "Rafael Rafailov" in words
+    assert not any("et al" in w for w in words)
+    assert "Gizmo0" in words and "GASOT" not in words  # spelled-out names, no derived initialisms
+    assert words.index("Tim Dettmers") < words.index("Gizmo0")
