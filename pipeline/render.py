@@ -428,9 +428,11 @@ def episode_pages(site: Site) -> Iterator[Page]:
         ctx["extras"] = {"before_chapters": _hook("viz", "episode_timeline_html", site, ep),
                          "side": _hook("report", "report_link_html", site, slug)}
         yield _html(site, f"episodes/{slug}/index.html", "episode.html", ctx)
-        yield Page(f"episodes/{slug}/transcript.vtt", ep.transcript, lambda ep=ep: to_vtt(ep, site.people))
-        yield Page(f"episodes/{slug}/transcript.srt", ep.transcript, lambda ep=ep: to_srt(ep, site.people))
-        yield Page(f"episodes/{slug}/transcript.json", ep.transcript, lambda ep=ep: to_json(ep, site.people))
+        names = {label: speaker_name(ep, label, site.people) for label in ep.speakers}
+        t_inputs = {"transcript": _content_digest(site, f"episodes/{slug}/transcript.json"), "names": names}
+        yield Page(f"episodes/{slug}/transcript.vtt", t_inputs, lambda ep=ep: to_vtt(ep, site.people))
+        yield Page(f"episodes/{slug}/transcript.srt", t_inputs, lambda ep=ep: to_srt(ep, site.people))
+        yield Page(f"episodes/{slug}/transcript.json", t_inputs, lambda ep=ep: to_json(ep, site.people))
         chapters = to_chapters(ep, site.papers, site.posters, site.base_url)
         yield Page(f"episodes/{slug}/chapters.json", chapters,
                    lambda c=chapters: json.dumps(c, ensure_ascii=False, indent=1) + "\n")
@@ -627,6 +629,12 @@ def static_files(site: Site) -> Iterator[Page]:
                 yield _file(f"static/{rel}", p)
 
 
+def _content_digest(site: Site, rel: str) -> str | None:
+    """sha256 of a file under content/ (cheaper than hashing the parsed records it holds)."""
+    p = site.store.root / rel
+    return hashlib.sha256(p.read_bytes()).hexdigest() if p.is_file() else None
+
+
 def _file_stamp(p: Path | None) -> list | None:
     if p is None:
         return None
@@ -639,10 +647,22 @@ def _file(out: str, src: Path) -> Page:
 
 
 # -- the build -------------------------------------------------------------------------------------
+def _plain(obj: Any) -> Any:
+    """json.dumps fallback for hashing: dataclasses by their fields (shallow: json recurses),
+    numpy scalars by value. Much faster than a full to_data() walk on big transcripts."""
+    if hasattr(obj, "__dataclass_fields__"):
+        return obj.__dict__
+    if hasattr(obj, "item"):
+        return obj.item()
+    return str(obj)
+
+
 def _hash(inputs: Any, site_key: str) -> str:
     h = hashlib.sha256(site_key.encode())
-    h.update(json.dumps(to_data(inputs) if not isinstance(inputs, (str, bytes)) else str(inputs),
-                        sort_keys=True, ensure_ascii=False, default=str).encode())
+    if isinstance(inputs, bytes):
+        h.update(inputs)
+    else:
+        h.update(json.dumps(inputs, sort_keys=True, ensure_ascii=False, default=_plain).encode())
     return h.hexdigest()
 
 

@@ -69,15 +69,35 @@ def index_site(site: Site, out: Path) -> None:
     if not (tmp / "pagefind.js").exists():
         shutil.rmtree(tmp, ignore_errors=True)
         raise StageError(f"search index for {out}: pagefind wrote no index", hint="rebuild with `recap build --full`")
-    final = out / BUNDLE
-    old = out / f".{BUNDLE}.old"
-    shutil.rmtree(old, ignore_errors=True)
-    if final.exists():
-        os.replace(final, old)
-    os.replace(tmp, final)
-    with contextlib.suppress(OSError):
-        shutil.rmtree(old)
+    _sync_bundle(tmp, out / BUNDLE)
     log.info("search index: %d transcript paragraphs indexed", len(records))
+
+
+def _sync_bundle(new: Path, final: Path) -> None:
+    """Move the new bundle into place file by file, entry point last, then drop stale files.
+
+    Pagefind names its index, filter and fragment files by content hash, so after a small change
+    almost every file already exists with the same name and bytes: only the new ones are moved in,
+    and only the ones no longer used are deleted (removing and rewriting the whole folder cost
+    tens of seconds at conference scale). Readers keep using the old entry point until the new
+    one, written last, refers to files that are all in place."""
+    final.mkdir(parents=True, exist_ok=True)
+    entry = "pagefind-entry.json"
+    wanted: set[str] = set()
+    files = sorted(p for p in new.rglob("*") if p.is_file())
+    for src in sorted(files, key=lambda p: p.name == entry):
+        rel = src.relative_to(new).as_posix()
+        wanted.add(rel)
+        dst = final / rel
+        if dst.is_file() and dst.stat().st_size == src.stat().st_size and dst.read_bytes() == src.read_bytes():
+            continue
+        dst.parent.mkdir(parents=True, exist_ok=True)
+        os.replace(src, dst)
+    for old in sorted(final.rglob("*")):
+        if old.is_file() and old.relative_to(final).as_posix() not in wanted:
+            with contextlib.suppress(OSError):
+                old.unlink()
+    shutil.rmtree(new, ignore_errors=True)
 
 
 def _run_async(fn) -> None:
