@@ -18,7 +18,8 @@ Two backends, chosen by :attr:`SummaryOptions.backend` (``[summaries] backend`` 
        redundant sentence loses), within :attr:`SummaryOptions.max_words`.
     4. :func:`pipeline.disfluency.clean_disfluencies` removes "um", fillers, repeats and false starts;
        it only removes words, so the cleaned sentence is still what was said at its time.
-    The episode summary is the best sentence of each chapter, in order.
+    The episode summary is one sentence per chapter, in order: the chapter's most relevant short
+    sentence that does not repeat what an earlier chapter's sentence said (two chapters about one paper).
 
 ``llm`` (any OpenAI-compatible endpoint: vLLM, llama.cpp server, Ollama; see :mod:`pipeline.llm`)
     Map-reduce over the chapter's timed sentences (chunks of :attr:`SummaryOptions.chunk_words`), with
@@ -334,7 +335,7 @@ def extractive_summaries(episode: Episode, papers: Mapping[str, Paper], opts: Su
     topics_arr = np.array(topics) if topics else np.zeros((0, sent_vecs.shape[1] if len(sent_vecs) else 384))
 
     summaries: list[Summary | None] = []
-    best: list[tuple[float, SummarySentence] | None] = []
+    best: list[list[tuple[float, np.ndarray, int, _Chapter]] | None] = []
     offset = 0
     for ch in chapters:
         C = sent_vecs[offset: offset + len(ch.candidates)]  # the candidates stand for the chapter
@@ -366,11 +367,19 @@ def extractive_summaries(episode: Episode, papers: Mapping[str, Paper], opts: Su
         sentences = [SummarySentence(ch.cleaned[j], ch.sentences[j].start, ch.sentences[j].end)
                      for _, j in sorted(chosen, key=lambda x: ch.sentences[x[1]].start)]
         summaries.append(Summary(text=" ".join(s.text for s in sentences), sentences=sentences, method="extractive"))
-        short = [(r, j) for r, j in chosen if _n_words(ch.cleaned[j]) <= opts.episode_sentence_words] or chosen[:1]
-        r, j = short[0]  # chosen is in MMR order: the first is the most relevant
-        best.append((r, SummarySentence(ch.cleaned[j], ch.sentences[j].start, ch.sentences[j].end)))
+        short = [k for k in picked if _n_words(ch.cleaned[ch.candidates[k]]) <= opts.episode_sentence_words]
+        best.append([(float(relevance[k]), C[k], ch.candidates[k], ch) for k in short or picked[:1]])
 
-    episode_sentences = [b[1] for b in best if b is not None]
+    # the episode: one sentence per chapter, the most relevant one that does not repeat an earlier chapter's
+    episode_sentences: list[SummarySentence] = []
+    taken: list[np.ndarray] = []
+    for options in best:
+        if not options:
+            continue
+        score = [r - opts.diversity * max((float(v @ t) for t in taken), default=0.0) for r, v, _, _ in options]
+        _, v, j, ch = options[int(np.argmax(score))]
+        taken.append(v)
+        episode_sentences.append(SummarySentence(ch.cleaned[j], ch.sentences[j].start, ch.sentences[j].end))
     if not episode.chapters:  # no chapters: the episode summary is the whole transcript's summary
         whole = dataclasses.replace(episode, chapters=[Chapter(start=0.0, title=episode.title)])
         return [], extractive_summaries(whole, papers, opts, people=people, cache_dir=cache_dir)[0][0]
