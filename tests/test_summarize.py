@@ -10,7 +10,6 @@ import shutil
 import time
 import tomllib
 from collections import Counter
-from pathlib import Path
 
 import pytest
 import tomli_w
