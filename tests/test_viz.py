@@ -89,6 +89,10 @@ def test_projection_is_deterministic_and_normalised():
     assert np.array_equal(a, b)
     assert a.min() == 0.0 and a.max() == 1.0
     assert project_2d(v[:1]).tolist() == [[0.5, 0.5]]
+    # a big catalog: t-SNE on a fixed subset, the rest placed beside their neighbours
+    big = project_2d(v, MapOptions(tsne_max_papers=20, perplexity=5))
+    assert big.shape == (30, 2) and np.array_equal(big, project_2d(v, MapOptions(tsne_max_papers=20, perplexity=5)))
+    assert 0.0 <= big.min() and big.max() <= 1.0 and len({tuple(p) for p in big.round(6)}) == 30
 
 
 TOPICS = {
