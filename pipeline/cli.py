@@ -8,11 +8,14 @@ from __future__ import annotations
 
 import functools
 import logging
+import signal
+import threading
 from pathlib import Path
 
 import click
 
 from .config import Project, init_project, open_project
+from .errors import RecapError
 
 log = logging.getLogger("recap")
 
@@ -58,7 +61,30 @@ def pass_project(fn):
     return wrapper
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+class Interrupted(RecapError):
+    """Ctrl-C or SIGTERM: every write is atomic, so content/ and site/ hold the old or the new files."""
+
+    exit_code = 130
+
+
+def _sigterm(signum, frame) -> None:
+    raise KeyboardInterrupt
+
+
+class _Group(click.Group):
+    """Turns Ctrl-C and SIGTERM into one line and exit code 130 instead of a traceback."""
+
+    def invoke(self, ctx: click.Context):
+        if threading.current_thread() is threading.main_thread():
+            signal.signal(signal.SIGTERM, _sigterm)  # unwind like Ctrl-C: locks released, temp files removed
+        try:
+            return super().invoke(ctx)
+        except KeyboardInterrupt:
+            raise Interrupted("interrupted; finished files were kept and nothing was left half-written: "
+                              "run the same command again to continue") from None
+
+
+@click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
 @click.option("-C", "--project", "project_dir", type=click.Path(file_okay=False, path_type=Path),
               help="Project folder (default: the current folder or the nearest parent with recap.toml).")
 @click.option("-v", "--verbose", count=True, help="More detail.")
