@@ -254,7 +254,7 @@ def build_cmd(project: Project, base_url: str | None, full: bool) -> None:
         if paths and len(paths) <= 20:
             for p in paths:
                 click.echo(f"  {label}: {p}")
-    click.echo(f"Open {report.site_dir / 'index.html'} or run `recap serve`")
+    click.echo(f"Preview it with `recap serve`, or publish {report.site_dir} with any static file server")
 
 
 @main.command("serve")
