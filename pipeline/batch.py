@@ -509,8 +509,9 @@ def _ray_init(options: BatchOptions, workers_hint: int) -> tuple[Any, bool]:
         if options.address:
             ray.init(address=options.address, logging_level=logging.WARNING, log_to_driver=False)
         else:
-            ray.init(num_cpus=max(workers_hint, 1), include_dashboard=False, logging_level=logging.WARNING,
-                     log_to_driver=False)
+            # "local": always a new cluster for this batch, never one a stale session file points at
+            ray.init(address="local", num_cpus=max(workers_hint, 1), include_dashboard=False,
+                     logging_level=logging.WARNING, log_to_driver=False)
     except Exception as exc:  # noqa: BLE001 - translate at the edge
         where = options.address or "a local cluster"
         raise DependencyMissing(f"cannot start or join Ray at {where}: {_one_line(exc)}",
@@ -559,9 +560,11 @@ class _RayWorker:
             tmp.write_bytes(data)
             os.replace(tmp, local)
         try:
-            return run_one(slug, local, options, self.cache_dir)
+            outcome = run_one(slug, local, options, self.cache_dir)
         finally:
             local.unlink(missing_ok=True)
+        outcome.error = outcome.error.replace(str(local), audio)  # name the user's file, not the copy
+        return outcome
 
 
 def _run_ray(project: Project, rows: list[ItemReport], options: BatchOptions,
