@@ -45,8 +45,8 @@ _NOT_NAMES = {
 
 _SELF_INTRO = [
     re.compile(rf"\b[Mm]y name(?:'s| is)\s+(?P<name>{NAME})"),
-    re.compile(rf"(?:^|[.,!?]\s+|\b[Hh]i,?\s+|\b[Hh]ello,?\s+|\b[Aa]nd\s+|\b[Ss]o\s+)I'?m\s+(?P<name>{NAME})(?=\s*(?:[.,;!?]|$|and\b|from\b))"),
-    re.compile(rf"(?:^|[.,!?]\s+)[Tt]his is\s+(?P<name>{NAME})(?=\s*(?:[.,;!?]|$|with\b|from\b|and\b|here\b))"),
+    re.compile(rf"(?:^|[.,!?]\s+|\b[Hh]i,?\s+|\b[Hh]ello,?\s+|\b[Aa]nd\s+|\b[Ss]o\s+)I'?m\s+(?P<name>{NAME})(?=\s*(?:[.,;!?]|$|and\b|from\b|in\b|at\b))"),
+    re.compile(rf"(?:^|[.,!?]\s+)[Tt]his is\s+(?P<name>{NAME})(?=\s*(?:[.,;!?]|$|with\b|from\b|and\b|here\b|in\b|at\b))"),
 ]
 _ANNOUNCE = re.compile(
     r"\b(?:(?:i'?m|we'?re|i am|we are)\s+(?:\w+\s+){0,3}?(?:presenting|to present|talk(?:ing)? about|"
@@ -354,6 +354,9 @@ def reconcile_notes(note_starts: list[float], candidates: list[Boundary], *, max
     offset = float(np.median(best_r)) if best_r else best_d
     if abs(offset) < tolerance and s0 >= 0.8 * best_s:
         offset = 0.0
+    # one agreeing start is a coincidence, not an offset: a shift needs two, and half the chapters
+    if offset and len(best_r) < max(2, (len(note_starts) + 1) // 2):
+        offset, best_r = 0.0, r0
     # per-chapter drift (a different cut): a start no cue confirms after the shift, with one clear
     # strong cue (a hand-over or self-introduction) not far from it and no other candidate nearer
     drift: dict[int, float] = {}

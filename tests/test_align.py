@@ -288,3 +288,18 @@ def test_a_corrected_person_is_reused(project):
     assert second.speakers["SPEAKER_00"] == host_id
     assert store.load_people()[host_id].name == "Dana Whitfield"
     assert len([p for p in store.load_people().values() if p.host]) == 1
+
+
+def test_one_coincident_cue_does_not_shift_the_notes():
+    from pipeline.chapters import Boundary, reconcile_notes
+
+    # two chapters; a single strong cue 14 s after the second is no evidence of an offset
+    cue = Boundary(index=3, start=26.0, score=3.0, cues=["self-introduction"])
+    assert reconcile_notes([0.0, 12.0], [cue]).offset == 0.0
+
+
+def test_self_introductions_with_a_place():
+    from pipeline.chapters import self_intro_names
+
+    assert self_intro_names("Okay. This is Diane in New Jersey.") == ["Diane"]
+    assert self_intro_names("Hi, I'm Tim at the University of Washington.") == ["Tim"]
