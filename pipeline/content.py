@@ -93,6 +93,23 @@ def merge3(base: Any, ours: Any, theirs: Any) -> Any:
     return theirs
 
 
+def rebase(base: Any, ours: Any, theirs: Any) -> Any:
+    """The next merge base after writing ``merge3(base, ours, theirs)``: ``ours``, except where a stage
+    loaded the person's edited value and saved it back (``ours == theirs != base``). There the old base
+    stays, so the value keeps counting as the person's edit and a later stage cannot overwrite it."""
+    if base is _MISSING or theirs is _MISSING:
+        return ours
+    if ours == theirs and theirs != base:
+        return base
+    if isinstance(base, dict) and isinstance(ours, dict) and isinstance(theirs, dict):
+        out = {k: rebase(base.get(k, _MISSING), v, theirs.get(k, _MISSING)) for k, v in ours.items()}
+        return {k: v for k, v in out.items() if v is not _MISSING}
+    if isinstance(base, list) and isinstance(ours, list) and isinstance(theirs, list):
+        if len(base) == len(ours) == len(theirs):
+            return [rebase(b, o, t) for b, o, t in zip(base, ours, theirs)]
+    return ours
+
+
 @dataclass
 class ContentStore:
     root: Path
@@ -150,7 +167,7 @@ class ContentStore:
         """Write a generated TOML record, merging field by field with a person's edits."""
         p = self.path(rel)
         base_path = self.path(f"{BASE_DIR}/{rel}")
-        final = data
+        final = new_base = data
         if not force and self.edited(rel):
             theirs = self._read_toml(p)
             base = self._read_toml(base_path) if base_path.exists() else None
@@ -158,17 +175,18 @@ class ContentStore:
                 self.notices.append(f"kept your {self.display(rel)} (recap did not write it)")
                 return False
             final = merge3(base, data, theirs)
-            if final != data:
+            new_base = rebase(base, data, theirs)
+            if final != data or new_base != data:
                 self.notices.append(f"kept your edits in {self.display(rel)}")
         text = tomli_w.dumps(final)
-        atomic_write(base_path, tomli_w.dumps(data))
+        atomic_write(base_path, tomli_w.dumps(new_base))
         if final is data:
             return self.write_text(rel, text, force=True)
         # a merged file keeps counting as edited: record the generated hash, not the merged one
         changed = not p.exists() or p.read_text("utf-8") != text
         if changed:
             atomic_write(p, text)
-        self.manifest()[rel] = sha256(tomli_w.dumps(data))
+        self.manifest()[rel] = sha256(tomli_w.dumps(new_base))
         self._save_manifest()
         return changed
 
