@@ -181,6 +181,12 @@ def main() -> None:
     ap.add_argument("--episodes", type=int, default=50)
     ap.add_argument("--query", default="preference optimization")
     ap.add_argument("--profile", action="store_true", help="also profile a full build with cProfile")
+    ap.add_argument("--papers-only", action="store_true",
+                    help="only Hugo and recap on the papers (skip the 50 episodes: minutes instead of an hour "
+                         "on a busy 2-core machine)")
+    ap.add_argument("--no-paper-map", action="store_true",
+                    help="turn off [site] paper_map (the paper map and related papers embed every paper "
+                         "on the first build)")
     args = ap.parse_args()
 
     from gen_conference import generate
@@ -197,6 +203,11 @@ def main() -> None:
 
         init_project(papers_only, "NeurIPS 2023 papers")
         shutil.copytree(conf / "content" / "papers", papers_only / "content" / "papers", dirs_exist_ok=True)
+
+    for proj in (conf, papers_only):
+        cfg = tomllib.loads((proj / "recap.toml").read_text("utf-8"))
+        cfg.setdefault("site", {})["paper_map"] = not args.no_paper_map
+        (proj / "recap.toml").write_text(tomli_w.dumps(cfg), "utf-8")
 
     rows: list[tuple[str, float, float]] = []
     with tempfile.TemporaryDirectory() as tmp:
@@ -229,6 +240,35 @@ def main() -> None:
     po_wall, po_rss = build(papers_only)
     po_pages = sum(1 for _ in (papers_only / "site").rglob("*.html"))
     rows.append((f"recap: same {n} papers, full ({po_pages} pages)", po_wall, po_rss))
+
+    if args.papers_only:
+        paper_file = sorted((papers_only / "content" / "papers").glob("*.toml"))[7]
+        original = paper_file.read_bytes()
+        data = tomllib.loads(original.decode())
+        data["abstract"] = data.get("abstract", "") + f" Revised {time.time():.0f}."
+        noop_wall, noop_rss = build(papers_only)
+        rows.append(("recap: same papers, nothing changed", noop_wall, noop_rss))
+        paper_file.write_text(tomli_w.dumps(data), "utf-8")
+        try:
+            one_wall, one_rss = build(papers_only)
+            paper_file.write_text(tomli_w.dumps({**data, "abstract": data["abstract"] + " Again."}), "utf-8")
+            pages_wall, pages_rss = build(papers_only, search=False)
+        finally:
+            paper_file.write_bytes(original)
+        rows.append((f"recap: same papers, one paper changed ({paper_file.stem})", one_wall, one_rss))
+        rows.append(("recap: same papers, one paper changed, pages only", pages_wall, pages_rss))
+        payload, payload_gz, files, kinds = search_payload(papers_only / "site", args.query)
+        print(f"\n{'build':58s} {'wall s':>8s} {'CPU s':>8s} {'peak MB':>8s}")
+        for name, wall, rss in rows:
+            print(f"{name:58s} {wall:8.2f} {CPU_SECONDS.get(wall, 0):8.2f} {rss:8.0f}")
+        print(f"\nrecap/hugo, same papers:      {po_wall / hugo_wall:6.2f}x wall, "
+              f"{CPU_SECONDS[po_wall] / max(CPU_SECONDS[hugo_wall], 1e-3):.2f}x CPU (target <= 3x)")
+        print(f"one-paper rebuild:            {one_wall:6.2f} s  (target < 2 s; {pages_wall:.2f} s without "
+              "re-indexing search)")
+        print(f"peak memory (recap):          {max(r[2] for r in rows[1:]):6.0f} MB (target < 2048 MB)")
+        print(f"search payload for {args.query!r}: {payload / 1024:6.1f} KB in {files} files "
+              f"({payload_gz / 1024:.0f} KB when the host gzips js/css/json) (target < 300 KB)\n  {kinds}")
+        return
 
     shutil.rmtree(conf / "site", ignore_errors=True)
     full_wall, full_rss = build(conf)
