@@ -34,7 +34,7 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import quote, urlsplit
 
 from .config import Project
 from .errors import ContentError
@@ -454,12 +454,18 @@ def paper_context(site: Site, paper: Paper) -> dict:
 def _paper_links(paper: Paper) -> list[dict]:
     links = []
     if paper.arxiv:
-        links.append({"label": f"arXiv:{paper.arxiv}", "href": f"https://arxiv.org/abs/{paper.arxiv}"})
+        links.append({"label": f"arXiv:{paper.arxiv}", "href": _url_quote(f"https://arxiv.org/abs/{paper.arxiv}")})
     if paper.doi:
-        links.append({"label": f"doi:{paper.doi}", "href": f"https://doi.org/{paper.doi}"})
-    if paper.url and _safe_url(paper.url) and not any(link["href"] == paper.url for link in links):
-        links.append({"label": "Paper", "href": paper.url})
+        links.append({"label": f"doi:{paper.doi}", "href": _url_quote(f"https://doi.org/{paper.doi}")})
+    url = _url_quote(paper.url.strip()) if paper.url else None
+    if url and _safe_url(url) and not any(link["href"] == url for link in links):
+        links.append({"label": "Paper", "href": url})
     return links
+
+
+def _url_quote(url: str) -> str:
+    """Percent-encode what may not stand in a URL (spaces, '<', '"', '{'...): valid HTML for any source's URL."""
+    return quote(re.sub(r"%(?![0-9A-Fa-f]{2})", "%25", url), safe=":/?#[]@!$&'()*+,;=%~")
 
 
 def _safe_url(url: str) -> bool:
