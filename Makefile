@@ -8,17 +8,18 @@ RECAP := $(VENV)/bin/recap
 STAMP := $(VENV)/.installed
 CACHE := .cache
 SAMPLE := $(CACHE)/pyannote-sample/sample.wav
+AXE := $(CACHE)/node/node_modules/axe-core/axe.min.js
 PYANNOTE_WHEEL_VERSION := 4.0.7
 
 .PHONY: install system-deps demo test test-fast fuzz bench screenshots test-llm clean
 
-install: $(STAMP) $(SAMPLE)
+install: $(STAMP) $(SAMPLE) $(AXE)
 
 # Debian packages: ffmpeg (decode), chromium (browser tests, screenshots), rsync (publish),
 # hugo (site benchmark baseline), espeak-ng (a synthetic unknown voice in the voice-library tests). Skipped when already present or when not root.
 system-deps:
 	@missing=""; \
-	for pair in ffmpeg:ffmpeg chromium:chromium rsync:rsync hugo:hugo espeak-ng:espeak-ng; do \
+	for pair in ffmpeg:ffmpeg chromium:chromium rsync:rsync hugo:hugo espeak-ng:espeak-ng java:default-jre-headless npm:npm; do \
 	  cmd=$${pair%%:*}; pkg=$${pair##*:}; command -v $$cmd >/dev/null || missing="$$missing $$pkg"; \
 	done; \
 	if [ -n "$$missing" ]; then \
@@ -45,6 +46,10 @@ $(SAMPLE):
 	mkdir -p $(CACHE)/wheels $(CACHE)/pyannote-sample
 	$(PIP) download -q --no-deps "pyannote.audio==$(PYANNOTE_WHEEL_VERSION)" -d $(CACHE)/wheels
 	cd $(CACHE)/pyannote-sample && unzip -o -j -q ../wheels/pyannote_audio-$(PYANNOTE_WHEEL_VERSION)-*.whl 'pyannote/audio/sample/*'
+
+# axe-core (accessibility rules) for tests/test_standards.py, injected into pages by Playwright.
+$(AXE):
+	npm install --silent --no-audit --no-fund --prefix $(CACHE)/node axe-core@4
 
 demo: install
 	$(RECAP) demo
