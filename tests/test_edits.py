@@ -36,9 +36,13 @@ def edit_toml(path: Path, change) -> None:
 
 @pytest.fixture(scope="module")
 def edited(tmp_path_factory, seeds):
+    return make_edited_project(tmp_path_factory.mktemp("edits") / "proj", seeds)
+
+
+def make_edited_project(root: Path, seeds: Path) -> tuple[Path, list[Path], dict]:
+    """The seed project after every stage, then corrected by a person: (root, paper files, edits)."""
     from pipeline.config import init_project
 
-    root = tmp_path_factory.mktemp("edits") / "proj"
     init_project(root, title="Edits")
     text = (root / "recap.toml").read_text("utf-8").replace("[site]\n", "[site]\npaper_map = false\n", 1)
     (root / "recap.toml").write_text(text, "utf-8")
