@@ -78,6 +78,7 @@ class Moment:
     title: str  # chapter title or mention kind
     speaker: str | None
     quote: str
+    summary: Any = None  # the chapter's Summary, for a chapter about the paper
 
 
 @dataclass
@@ -164,7 +165,7 @@ class Site:
                     quote = _quote(utts, ch.start, ch.end)
                     out[ch.paper].append(Moment(slug, ep.title, ch.start, self.anchor(slug, ch.start),
                                                 "poster" if ch.kind == "poster" else "chapter", ch.title,
-                                                speakers, quote))
+                                                speakers, quote, ch.summary))
             for m in ep.mentions:
                 speaker = display_speaker(ep, m.speaker, self.people)
                 out[m.paper].append(Moment(slug, ep.title, m.start, self.anchor(slug, m.start), m.kind,
@@ -445,7 +446,8 @@ def paper_context(site: Site, paper: Paper) -> dict:
     moments = []
     for m in site.moments.get(paper.id, []):
         moments.append(asdict(m) | {"url": site.moment_url(m.episode, m.start), "start": m.start,
-                                     "episode_url": site.url("episode", m.episode)})
+                                     "episode_url": site.url("episode", m.episode),
+                                     "summary": _summary(site, m.episode, m.summary)})
     return {"paper": asdict(paper),
             "links": _paper_links(paper), "moments": moments, "posters": posters,
             "og_url": site.absolute(site_path("paper", paper.id)), "extras": {}}

@@ -193,6 +193,14 @@ def test_paper_page_lists_every_moment(seed_root, site_dir):
     assert doc.xpath('//a[starts-with(@href, "https://arxiv.org/abs/")]') or doc.xpath("//p[@class='abstract']")
 
 
+def test_paper_page_shows_the_summary_of_its_chapter(seed_root, site_dir):
+    pid = _paper_id(seed_root, lambda p: p.title.startswith("QLoRA"))
+    doc = _doc(site_dir, f"papers/{pid}/index.html")
+    links = doc.xpath('//ol[@class="moments"]//a[@class="summary-sentence"]')
+    assert [a.text for a in links] == ["The talk explains 4-bit quantization.", "Fine-tuning fits on one GPU."]
+    assert all(a.get("href").startswith(f"/episodes/{SLUG}/#t-") for a in links)
+
+
 def test_site_checker_finds_no_problem(site_dir):
     assert check_site(site_dir) == []
 
