@@ -11,7 +11,7 @@ SAMPLE := $(CACHE)/pyannote-sample/sample.wav
 AXE := $(CACHE)/node/node_modules/axe-core/axe.min.js
 PYANNOTE_WHEEL_VERSION := 4.0.7
 
-.PHONY: install system-deps demo test test-fast fuzz bench screenshots test-llm clean
+.PHONY: install system-deps demo test fuzz bench screenshots test-llm clean
 
 install: $(STAMP) $(SAMPLE) $(AXE)
 
@@ -51,8 +51,12 @@ $(SAMPLE):
 $(AXE):
 	npm install --silent --no-audit --no-fund --prefix $(CACHE)/node axe-core@4
 
+# The main job on a real recording: a paper catalog, show notes and pyannote's 30 s two-speaker
+# sample -> transcript, speakers named from their self-introductions, chapters, summaries, site/.
 demo: install
-	$(RECAP) demo
+	$(RECAP) papers import demo/papers.yaml
+	$(RECAP) process $(SAMPLE) --episode two-callers --notes demo/notes.md
+	$(RECAP) build
 
 test: install
 	$(PY) -m pytest -q -p no:cacheprovider -ra
