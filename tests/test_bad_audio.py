@@ -18,10 +18,15 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import content_snapshot
+from tests.conftest import content_snapshot as _snapshot
 from tests.test_interrupt import check_tree
 
 RECAP = str(Path(sys.executable).with_name("recap"))
+
+
+def content_snapshot(root: Path) -> dict[str, bytes]:
+    """content/ without lock files (an empty .recap/locks/<slug>.lock may stay after a run: not content)."""
+    return {k: v for k, v in _snapshot(root).items() if not k.startswith(".recap/locks/")}
 
 
 def recap(root: Path, *args, timeout: float = 600) -> subprocess.CompletedProcess:
