@@ -168,3 +168,30 @@ def test_process_interrupted_then_completes(project, sample_wav):
     assert done.returncode == 0, done.stdout + done.stderr
     check_tree(root)
     assert project.content.load_episode("sample").transcript.utterances
+
+
+@pytest.mark.slow
+def test_two_runs_on_one_episode(project, sample_wav):
+    """A second `recap process` on an episode another run is working on refuses with one clear line."""
+    import time
+
+    root = project.root
+    lock = root / "content" / ".recap" / "locks" / "busy.lock"
+    first = subprocess.Popen([RECAP, "-C", str(root), "-q", "process", str(sample_wav), "--episode", "busy"],
+                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True)
+    try:
+        deadline = time.monotonic() + 120
+        while not lock.exists() and first.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert first.poll() is None, "the first run ended before the second could start"
+        second = run(root, "process", str(sample_wav), "--episode", "busy", timeout=300)
+        if first.poll() is None:  # still working: the second run must have refused
+            out = second.stdout + second.stderr
+            assert second.returncode == 1 and "Traceback" not in out, out
+            assert out.strip().splitlines()[-1].startswith("Error: another recap run is working on 'busy'"), out
+    finally:
+        if first.poll() is None:
+            os.killpg(first.pid, signal.SIGINT)
+        out, _ = first.communicate(timeout=120)
+    check_stopped(signal.SIGINT, first.returncode if first.returncode != 0 else None, out)
+    check_tree(root)
