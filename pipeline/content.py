@@ -150,13 +150,15 @@ class ContentStore:
     def write_text(self, rel: str, text: str, *, force: bool = False) -> bool:
         """Write a generated file, unless a person edited it. Returns True when written."""
         p = self.path(rel)
-        if not force and self.edited(rel):
-            if sha256(p.read_bytes()) != sha256(text):
-                self.notices.append(f"kept your edited {self.display(rel)} (not overwritten)")
-            return False
+        # Already what recap generates: record it. This also heals a run killed between writing the
+        # file and saving the manifest, which would otherwise leave the file looking edited forever.
         if p.exists() and p.read_bytes() == text.encode("utf-8"):
-            self.manifest()[rel] = sha256(text)
-            self._save_manifest()
+            if self.manifest().get(rel) != sha256(text):
+                self.manifest()[rel] = sha256(text)
+                self._save_manifest()
+            return False
+        if not force and self.edited(rel):
+            self.notices.append(f"kept your edited {self.display(rel)} (not overwritten)")
             return False
         atomic_write(p, text)
         self.manifest()[rel] = sha256(text)
