@@ -195,3 +195,25 @@ def test_two_runs_on_one_episode(project, sample_wav):
         out, _ = first.communicate(timeout=120)
     check_stopped(signal.SIGINT, first.returncode if first.returncode != 0 else None, out)
     check_tree(root)
+
+
+def test_kill_between_file_and_manifest_heals_on_rerun(project, tmp_path):
+    """SIGKILL after a generated file was replaced but before the manifest was saved: the re-run must
+    not take recap's own file for a person's edit (and then keep it stale forever)."""
+    from pipeline.config import open_project
+
+    src = tmp_path / "t.srt"
+    src.write_text("1\n00:00:00,000 --> 00:00:01,500\nHello there.\n", "utf-8")
+    assert run(project.root, "import-transcript", str(src), "--episode", "ep").returncode == 0
+    manifest = project.content.root / ".recap" / "manifest.json"
+    old_manifest = manifest.read_bytes()
+    src.write_text("1\n00:00:00,000 --> 00:00:02,000\nHello again.\n", "utf-8")
+    assert run(project.root, "import-transcript", str(src), "--episode", "ep").returncode == 0
+    manifest.write_bytes(old_manifest)  # the state a kill between the two writes leaves
+    again = run(project.root, "import-transcript", str(src), "--episode", "ep")
+    assert again.returncode == 0 and "kept" not in again.stdout + again.stderr, again.stderr
+    src.write_text("1\n00:00:00,000 --> 00:00:03,000\nA third version.\n", "utf-8")
+    third = run(project.root, "import-transcript", str(src), "--episode", "ep")
+    assert "kept" not in third.stdout + third.stderr, third.stderr
+    ep = open_project(project.root).content.load_episode("ep")
+    assert ep.transcript.utterances[0].text == "A third version."
