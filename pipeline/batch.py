@@ -399,25 +399,41 @@ def run_batch(project: Project, items: Sequence[BatchItem], process_options: Any
         if row.status != "pending":
             progress.update(row, report)
 
+    def save(row: ItemReport, outcome: Outcome) -> None:
+        try:
+            save_result(project, row, outcome.result)
+            # written last: a batch killed before this line redoes (from the stage cache) this recording
+            project.content.write_text(_marker(row.item.slug), json.dumps(
+                {"audio": str(row.item.audio), "audio_sha256": hashes[row.item.slug],
+                 "options": key}, indent=1, sort_keys=True) + "\n", force=True)
+            row.status, row.error = "done", ""
+            log.info("done %s (%.1f s on %s)", row.item.slug, outcome.seconds, outcome.worker)
+        except RecapError as exc:
+            row.status, row.error = "failed", exc.format_message()
+        except Exception as exc:  # noqa: BLE001 - a failed save must not stop the batch
+            log.debug("saving %s failed", row.item.slug, exc_info=True)
+            row.status, row.error = "failed", _one_line(exc)
+        progress.update(row, report)
+
+    # Results are saved in the batch's order, whatever order workers finish in: later stages read what
+    # earlier episodes wrote (people, the voice library), so content/ must not depend on scheduling.
+    # A result that arrives early waits here (a killed batch redoes it from the stage cache).
+    finished: dict[str, Outcome] = {}
+    order = list(pending)
+
+    def flush() -> None:
+        while order and (order[0].status == "failed" or order[0].item.slug in finished):
+            row = order.pop(0)
+            if row.status != "failed":
+                save(row, finished.pop(row.item.slug))
+
     def land(row: ItemReport, outcome: Outcome) -> bool:
         """Handle one attempt's outcome in the driver; True when the item needs another attempt."""
         row.attempts += 1
         row.seconds += outcome.seconds
         row.worker = outcome.worker
         if outcome.ok:
-            try:
-                save_result(project, row, outcome.result)
-                # written last: a batch killed before this line redoes (from the stage cache) this recording
-                project.content.write_text(_marker(row.item.slug), json.dumps(
-                    {"audio": str(row.item.audio), "audio_sha256": hashes[row.item.slug],
-                     "options": key}, indent=1, sort_keys=True) + "\n", force=True)
-                row.status, row.error = "done", ""
-                log.info("done %s (%.1f s on %s)", row.item.slug, outcome.seconds, outcome.worker)
-            except RecapError as exc:
-                row.status, row.error = "failed", exc.format_message()
-            except Exception as exc:  # noqa: BLE001 - a failed save must not stop the batch
-                log.debug("saving %s failed", row.item.slug, exc_info=True)
-                row.status, row.error = "failed", _one_line(exc)
+            finished[row.item.slug] = outcome
         else:
             log.debug("%s failed on %s:\n%s", row.item.slug, outcome.worker, outcome.detail)
             row.error = outcome.error
@@ -427,7 +443,8 @@ def run_batch(project: Project, items: Sequence[BatchItem], process_options: Any
                 return True
             row.status = "failed"
             log.warning("%s failed: %s", row.item.slug, outcome.error)
-        progress.update(row, report)
+            progress.update(row, report)
+        flush()
         return False
 
     try:
