@@ -17,7 +17,8 @@ workers, and writes each result into ``content/`` from the driver only:
 * **One writer.** Workers don't touch ``content/``. The driver saves each result under the
   episode's lock, through :class:`pipeline.content.ContentStore` (atomic writes, person edits kept),
   then runs the later stages (alignment, summaries), then records a completion marker
-  ``content/.recap/batch/<slug>.json`` (audio sha256 + options key).
+  ``content/.recap/batch/<slug>.json`` (audio sha256 + options key). Results are saved in the
+  batch's order, so ``content/`` is the same whatever executor ran them and in whatever order.
 * **Resume.** A re-run skips every recording whose marker matches the same audio and options, so
   killing a batch and running it again redoes no finished recording (and the stage cache under
   ``.cache/recap`` lets an interrupted recording resume near where it stopped).
