@@ -78,13 +78,11 @@ def test_sample_end_to_end_through_the_cli(run_cli, project, sample_wav, sample_
     # a re-run of the finished episode does no audio work: every stage comes from the cache
     logs = sorted((project.cache_dir / "transcribe").rglob("log.txt"))
     before = [p.read_text() for p in logs]
-    started = time.perf_counter()
     res = run_cli("process", sample_wav, "--episode", "sample")
     assert res.exit_code == 0, res.output
     assert [p.read_text() for p in logs] == before
     assert "reusing" in res.output
     assert project.content.load_episode("sample").transcript.utterances == t.utterances
-    assert time.perf_counter() - started < 60
 
 
 def test_second_run_on_a_locked_episode_refuses(run_cli, project, sample_wav):
@@ -107,10 +105,10 @@ def test_process_recording_is_a_plain_picklable_job(tmp_path, sample_wav):
 
 
 def test_killed_run_resumes_from_its_last_checkpoint(tmp_path, project, sample_wav):
-    """SIGKILL `recap process` during transcription of a 3-minute file; the re-run must transcribe
+    """SIGKILL `recap process` during transcription of a 6-minute file; the re-run must transcribe
     at most 10% of the audio a second time (every chunk start is logged before its work begins)."""
     long = tmp_path / "long.wav"
-    subprocess.run(["ffmpeg", "-v", "error", "-y", "-stream_loop", "5", "-i", str(sample_wav), "-c", "copy", str(long)],
+    subprocess.run(["ffmpeg", "-v", "error", "-y", "-stream_loop", "11", "-i", str(sample_wav), "-c", "copy", str(long)],
                    check=True)
     cmd = [str(Path(sys.executable).parent / "recap"), "-C", str(project.root), "-q", "process", str(long),
            "--episode", "long", "--diarizer", "none", "--chunk-minutes", "0.25"]
@@ -129,13 +127,13 @@ def test_killed_run_resumes_from_its_last_checkpoint(tmp_path, project, sample_w
     proc.wait()
     assert not project.content.has_episode("long")  # nothing half-written
     done_before = len(list((project.cache_dir / "transcribe").rglob("chunk-*.json")))
-    assert 3 <= done_before < 12
+    assert 3 <= done_before < 24
 
     res = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=400)
     assert res.returncode == 0, res.stderr[-1000:]
     ep = project.content.load_episode("long")
     duration = ep.duration
-    assert 179 < duration < 181 and ep.transcript.utterances[-1].end > 165
+    assert 359 < duration < 361 and ep.transcript.utterances[-1].end > 345
     log = next((project.cache_dir / "transcribe").rglob("log.txt")).read_text().splitlines()
     started = [tuple(map(float, line.split()[1:])) for line in log if line.startswith("started")]
     finished = [line for line in log if line.startswith("transcribed")]
