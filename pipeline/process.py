@@ -147,13 +147,26 @@ def _voices(decoded: DecodedAudio, turns: Sequence[Turn], backend: str, cache_di
 
 # -- writing into content/ (driver side) -------------------------------------------------------------------------
 def audio_reference(project: Any, slug: str, audio: Path) -> str:
-    """``Episode.audio``: the recording's path relative to the episode folder when it is inside the
-    project, else absolute (the site build copies or links it into the site)."""
-    ep_dir = project.content.root / "episodes" / slug
+    """``Episode.audio``: the recording's file name inside the episode folder. A recording from
+    elsewhere is placed there first (a hard link when possible, else an atomic copy), so content/
+    alone rebuilds the site with its player."""
+    ep_dir = (project.content.root / "episodes" / slug).resolve()
     src = Path(audio).resolve()
-    if Path(project.root).resolve() in src.parents:
-        return os.path.relpath(src, ep_dir.resolve())
-    return str(src)
+    if src.parent == ep_dir:
+        return src.name
+    suffix = re.sub(r"[^a-z0-9]", "", src.suffix.lower())[:8]
+    dest = ep_dir / (f"recording.{suffix}" if suffix else "recording")
+    ep_dir.mkdir(parents=True, exist_ok=True)
+    tmp = dest.with_name(f".{dest.name}.tmp")
+    tmp.unlink(missing_ok=True)
+    try:
+        os.link(src, tmp)
+    except OSError:
+        import shutil
+
+        shutil.copyfile(src, tmp)
+    os.replace(tmp, dest)
+    return dest.name
 
 
 def vocabulary(papers: Iterable[Paper], notes: Any = None, extra: Sequence[str] = ()) -> tuple[str, ...]:
@@ -199,7 +212,7 @@ def save_result(project: Any, slug: str, result: ProcessResult, *, options: Proc
             ep.title = title
         ep.transcript = result.transcript
         ep.duration = round(result.duration, 3)
-        if audio is not None:
+        if audio is not None and not re.match(r"https?://", ep.audio or ""):  # keep a public URL set by hand
             ep.audio = audio_reference(project, slug, audio)
         store.save_episode(ep, parts=("meta", "transcript"))
         return ep

@@ -44,7 +44,8 @@ def test_sample_end_to_end_through_the_cli(run_cli, project, sample_wav, sample_
     assert "Processed" in res.output and "episode sample" in res.output
     ep = project.content.load_episode("sample")
     assert ep.title == "Two callers" and abs(ep.duration - 30.0) < 0.1
-    assert Path(ep.audio) == sample_wav.resolve()  # outside the project: absolute, for the site to copy
+    # the recording is placed in the episode folder, so content/ alone rebuilds the site's player
+    assert (project.content.root / "episodes" / "sample" / ep.audio).read_bytes() == sample_wav.read_bytes()
     t = ep.transcript
     assert t.source.startswith("faster-whisper tiny.en") and t.language == "en"
     assert all(w.probability is not None and 0 <= w.probability <= 1 for u in t.utterances for w in u.words)
@@ -155,3 +156,12 @@ def test_vocabulary_puts_the_episode_first(seeds):
     assert not any("et al" in w for w in words)
     assert "Gizmo0" in words and "GASOT" not in words  # spelled-out names, no derived initialisms
     assert words.index("Tim Dettmers") < words.index("Gizmo0")
+
+
+def test_the_recording_is_placed_in_the_episode_folder(project, sample_wav):
+    from pipeline.process import audio_reference
+
+    name = audio_reference(project, "ep", sample_wav)
+    placed = project.content.root / "episodes" / "ep" / name
+    assert name == "recording.wav" and placed.read_bytes() == sample_wav.read_bytes()
+    assert audio_reference(project, "ep", placed) == name  # already there: left alone
