@@ -218,5 +218,5 @@ def init_project(path: Path, title: str | None = None) -> Path:
     atomic_write(path / CONFIG_FILE, DEFAULT_CONFIG.format(title=(title or path.resolve().name).replace('"', "'")))
     gitignore = path / ".gitignore"
     if not gitignore.exists():
-        atomic_write(gitignore, "site/\n.cache/\n")
+        atomic_write(gitignore, "site/\n.cache/\ncontent/.recap/locks/\n")
     return path
