@@ -39,7 +39,7 @@ from typing import Any
 from .errors import InputError
 from .ids import check_id, slugify
 from .models import Paper, PaperNote
-from .serialize import check_plain, loads_json
+from .serialize import check_plain, loads_json, read_input_text
 
 log = logging.getLogger(__name__)
 
@@ -273,7 +273,7 @@ _TALK = re.compile(r"^(?:invited talk|keynote|panel|tutorial|opening remarks|clo
 def read_papers(path: Path) -> list[Paper]:
     """Read one paper source file (format detected from its content and extension)."""
     path = Path(path)
-    text = _read_text(path)
+    text = read_input_text(path, "a paper list")
     fmt = detect_format(path, text)
     reader = {"listing": _read_listing, "blog": _read_blog, "daynotes": _read_daynotes,
               "bibtex": _read_bibtex, "json": _read_json, "yaml": _read_yaml, "shownotes": _read_shownotes}[fmt]
@@ -284,21 +284,6 @@ def read_papers(path: Path) -> list[Paper]:
         p.sources = _union(p.sources, [path.name])
     log.debug("read %d papers from %s (%s)", len(papers), path, fmt)
     return papers
-
-
-def _read_text(path: Path) -> str:
-    try:
-        raw = path.read_bytes()
-    except OSError as exc:
-        raise InputError(path, f"cannot read ({exc.strerror or exc})") from exc
-    if not raw.strip():
-        raise InputError(path, "file is empty")
-    if b"\x00" in raw[:8192]:
-        raise InputError(path, "binary file, not a paper list")
-    try:
-        return raw.decode("utf-8-sig").replace("\r\n", "\n").replace("\r", "\n")
-    except UnicodeDecodeError:
-        raise InputError(path, "not UTF-8 text (binary file?)", hint="save it as UTF-8") from None
 
 
 def detect_format(path: Path, text: str) -> str:

@@ -25,6 +25,7 @@ from .catalog import find_paper, merge_papers, norm_title, short_names
 from .errors import InputError
 from .ids import slugify
 from .models import Chapter, Episode, Paper, PaperNote, Person
+from .serialize import read_input_text
 
 log = logging.getLogger(__name__)
 
@@ -69,7 +70,7 @@ def parse_notes(path: Path) -> ShowNotes:
     """Parse a show-notes file. Raises :class:`InputError` when it is empty, binary or has no
     timestamps."""
     path = Path(path)
-    text = _read_text(path)
+    text = read_input_text(path, "show notes")
     notes = parse_notes_text(text, source=path.name)
     if not notes.chapters:
         raise InputError(path, "no chapter timestamps found",
@@ -78,21 +79,6 @@ def parse_notes(path: Path) -> ShowNotes:
     if starts != sorted(starts):
         raise InputError(path, "chapter timestamps are not in order")
     return notes
-
-
-def _read_text(path: Path) -> str:
-    try:
-        raw = path.read_bytes()
-    except OSError as exc:
-        raise InputError(path, f"cannot read ({exc.strerror or exc})") from exc
-    if not raw.strip():
-        raise InputError(path, "file is empty")
-    if b"\x00" in raw[:8192]:
-        raise InputError(path, "binary file, not show notes")
-    try:
-        return raw.decode("utf-8-sig").replace("\r\n", "\n").replace("\r", "\n")
-    except UnicodeDecodeError:
-        raise InputError(path, "not UTF-8 text (binary file?)", hint="save it as UTF-8") from None
 
 
 def parse_notes_text(text: str, source: str = "show notes") -> ShowNotes:

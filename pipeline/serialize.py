@@ -14,7 +14,10 @@ import math
 import types
 import typing
 from functools import cache
+from pathlib import Path
 from typing import Any, TypeVar
+
+from .errors import InputError
 
 T = TypeVar("T")
 
@@ -114,7 +117,26 @@ def _convert(tp: Any, value: Any, where: str) -> Any:
     raise DataError(f"{where}: unsupported type {tp!r}")
 
 
-# -- untrusted JSON/YAML ---------------------------------------------------------------------------
+# -- untrusted input files -------------------------------------------------------------------------
+def read_input_text(path: Path, kind: str, *, normalize_newlines: bool = True) -> str:
+    """The text of an input file (transcript, show notes, paper list) as UTF-8, or an
+    :class:`InputError` naming the file: unreadable, empty, binary ("binary file, not <kind>") or not
+    UTF-8. A BOM is dropped; CRLF and CR become LF unless ``normalize_newlines`` is false."""
+    try:
+        raw = path.read_bytes()
+    except OSError as exc:
+        raise InputError(path, f"cannot read ({exc.strerror or exc})") from exc
+    if not raw.strip():
+        raise InputError(path, "file is empty")
+    if b"\x00" in raw[:8192]:
+        raise InputError(path, f"binary file, not {kind}")
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        raise InputError(path, "not UTF-8 text (binary file?)", hint="save it as UTF-8") from None
+    return text.replace("\r\n", "\n").replace("\r", "\n") if normalize_newlines else text
+
+
 def _reject_constant(name: str) -> float:
     raise ValueError(f"{name} is not a number")
 

@@ -30,7 +30,7 @@ from typing import Any
 
 from .errors import InputError
 from .models import Episode, Transcript, Utterance, Word
-from .serialize import DataError, from_data, loads_json
+from .serialize import DataError, from_data, loads_json, read_input_text
 from .timefmt import parse_timestamp
 
 log = logging.getLogger(__name__)
@@ -56,7 +56,7 @@ _SPEAKER_PREFIX = re.compile(r"^\s*(?:\[([^\]\n]{1,60})\]|([A-Z][\w.'-]*(?: [A-Z
 def read_transcript(path: Path, fmt: str | None = None) -> Transcript:
     """Read a transcript file; ``fmt`` is one of :data:`FORMATS` or None to detect it."""
     path = Path(path)
-    text = _read_text(path)
+    text = read_input_text(path, "a text transcript", normalize_newlines=False)
     if fmt is None:
         fmt = detect_format(path, text)
     if fmt not in FORMATS:
@@ -68,21 +68,6 @@ def read_transcript(path: Path, fmt: str | None = None) -> Transcript:
     _check_times(path, transcript)
     log.debug("read %d utterances from %s (%s)", len(transcript.utterances), path, fmt)
     return transcript
-
-
-def _read_text(path: Path) -> str:
-    try:
-        raw = path.read_bytes()
-    except OSError as exc:
-        raise InputError(path, f"cannot read ({exc.strerror or exc})") from exc
-    if not raw.strip():
-        raise InputError(path, "file is empty")
-    if b"\x00" in raw[:8192]:
-        raise InputError(path, "binary file, not a text transcript")
-    try:
-        return raw.decode("utf-8-sig")
-    except UnicodeDecodeError:
-        raise InputError(path, "not UTF-8 text (binary file?)", hint="save it as UTF-8") from None
 
 
 def detect_format(path: Path, text: str) -> str:
