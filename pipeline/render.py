@@ -576,39 +576,36 @@ def _importable(module: str) -> bool:
     return True
 
 
-def _hook(module: str, name: str, *args: Any) -> str:
-    """HTML from another stage's site hook (``pipeline.viz``, ``pipeline.report``), or "" when that
-    stage's optional dependencies are not installed."""
+def _stage_function(module: str, name: str) -> Callable[..., Any] | None:
+    """``pipeline.<module>.<name>`` (another stage's site hook: ``viz``, ``report``), or None when
+    that stage's optional dependencies are not installed."""
     import importlib
 
     try:
-        fn = getattr(importlib.import_module(f"pipeline.{module}"), name)
+        return getattr(importlib.import_module(f"pipeline.{module}"), name)
     except ImportError as exc:
         log.debug("site hook %s.%s unavailable: %s", module, name, exc)
-        return ""
-    return fn(*args)
+        return None
+
+
+def _hook(module: str, name: str, *args: Any) -> str:
+    """HTML from another stage's site hook, or "" when it is unavailable."""
+    fn = _stage_function(module, name)
+    return fn(*args) if fn else ""
 
 
 @page_builder
 def map_pages(site: Site) -> Iterator[Page]:
     """The paper map (pipeline.viz), when its dependencies are installed."""
-    try:
-        from .viz import map_pages as build
-    except ImportError as exc:
-        log.debug("paper map unavailable: %s", exc)
-        return
-    yield from build(site) or ()
+    build = _stage_function("viz", "map_pages")
+    yield from (build(site) or ()) if build else ()
 
 
 @page_builder
 def report_pages(site: Site) -> Iterator[Page]:
     """Per-episode quality reports (pipeline.report); hidden unless [site] show_report."""
-    try:
-        from .report import report_pages as build
-    except ImportError as exc:
-        log.debug("quality reports unavailable: %s", exc)
-        return
-    yield from build(site) or ()
+    build = _stage_function("report", "report_pages")
+    yield from (build(site) or ()) if build else ()
 
 
 @page_builder
