@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
+import threading
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -10,6 +13,10 @@ import pytest
 REPO = Path(__file__).resolve().parent.parent
 SEEDS = REPO.parent / "shared" / "seeds"
 SAMPLE_DIR = REPO / ".cache" / "pyannote-sample"
+
+CHROMIUM = "/usr/bin/chromium"  # Debian's, installed by `make install`; never a downloaded browser
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+                 "--disable-sync", "--no-first-run", "--autoplay-policy=no-user-gesture-required"]  # seeking plays audio
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
@@ -88,3 +95,61 @@ def run_cli(project):
 def content_snapshot(root: Path) -> dict[str, bytes]:
     """Every file under ``root`` with its bytes: compare two snapshots to prove nothing changed."""
     return {str(p.relative_to(root)): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()}
+
+
+@contextlib.contextmanager
+def served(site: Path) -> Iterator[str]:
+    """Serve a built site on 127.0.0.1 with recap's own server (it answers Range requests, so audio
+    can seek); yields the base URL."""
+    from pipeline.serve import make_server
+
+    httpd = make_server(site, 0)
+    threading.Thread(target=httpd.serve_forever, daemon=True).start()
+    try:
+        yield f"http://127.0.0.1:{httpd.server_address[1]}"
+    finally:
+        httpd.shutdown()
+        httpd.server_close()
+
+
+@pytest.fixture(scope="module")
+def browser():
+    """Debian's Chromium driven by Playwright, launched once per test module."""
+    if not Path(CHROMIUM).exists():
+        pytest.fail(f"{CHROMIUM} missing: run `make install` (installs Debian's chromium)")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as pw:
+        b = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield b
+        b.close()
+
+
+@contextlib.contextmanager
+def watched_page(browser, base: str, also_local: tuple[str, ...] = ()) -> Iterator:
+    """A fresh page that records dialogs (``alert()`` from injected markup) in ``pg.dialogs``, page
+    errors in ``pg.errors`` and every request leaving ``base`` (or ``data:``, ``also_local``) in
+    ``pg.external``; the caller asserts on them."""
+    context = browser.new_context()
+    pg = context.new_page()
+    pg.dialogs, pg.errors, pg.external = [], [], []
+    pg.on("dialog", lambda d: (pg.dialogs.append(d.message), d.dismiss()))
+    pg.on("pageerror", lambda e: pg.errors.append(str(e)))
+    local = (base, "data:", *also_local)
+    pg.on("request", lambda r: None if r.url.startswith(local) else pg.external.append(r.url))
+    try:
+        yield pg
+    finally:
+        context.close()
+
+
+def wait_js(pg, js: str, timeout: float = 15.0) -> None:
+    """Poll a JS expression until true (page.wait_for_function evaluates strings, which the site's
+    CSP forbids, as it should)."""
+    import time
+
+    end = time.monotonic() + timeout
+    while not pg.evaluate(js):
+        if time.monotonic() > end:
+            raise AssertionError(f"timed out waiting for {js}")
+        pg.wait_for_timeout(100)

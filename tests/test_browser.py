@@ -4,74 +4,31 @@ by a thread running http.server: seeking, search, paper-to-moment links, hostile
 from __future__ import annotations
 
 import re
-import threading
 
 import pytest
 from test_site import SLUG, seed_site
 
 from pipeline.config import open_project
+from tests.conftest import served, wait_js, watched_page
 
 pytestmark = pytest.mark.slow
-
-CHROMIUM = "/usr/bin/chromium"
-ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-        "--disable-sync", "--no-first-run", "--autoplay-policy=no-user-gesture-required"]
 
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory, seeds):
-    from pipeline.serve import make_server
-
     root = seed_site(tmp_path_factory.mktemp("site"), seeds)
-    httpd = make_server(root / "site", 0)
-    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{httpd.server_address[1]}", root
-    httpd.shutdown()
-    httpd.server_close()
-
-
-@pytest.fixture(scope="module")
-def browser():
-    from pathlib import Path
-
-    if not Path(CHROMIUM).exists():
-        pytest.fail(f"{CHROMIUM} missing: run `make install` (installs Debian's chromium)")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as pw:
-        b = pw.chromium.launch(executable_path=CHROMIUM, args=ARGS)
-        yield b
-        b.close()
+    with served(root / "site") as base:
+        yield base, root
 
 
 @pytest.fixture
 def page(browser, server):
-    """A fresh page that records dialogs (alert() from injected markup), page errors and every
-    request that leaves 127.0.0.1."""
+    """A fresh page; no script from content may run and no request may leave 127.0.0.1."""
     base, _ = server
-    context = browser.new_context()
-    pg = context.new_page()
-    pg.dialogs, pg.errors, pg.external = [], [], []
-    pg.on("dialog", lambda d: (pg.dialogs.append(d.message), d.dismiss()))
-    pg.on("pageerror", lambda e: pg.errors.append(str(e)))
-    pg.on("request", lambda r: None if r.url.startswith((base, "data:", "blob:")) else pg.external.append(r.url))
-    yield pg
-    assert pg.dialogs == [], f"a script ran: {pg.dialogs}"
-    assert pg.external == [], f"requests left the site: {pg.external}"
-    context.close()
-
-
-def _wait(pg, js: str, timeout: float = 15.0) -> None:
-    """Poll a JS expression until true (page.wait_for_function evaluates strings, which the site's
-    CSP forbids, as it should)."""
-    import time
-
-    end = time.monotonic() + timeout
-    while not pg.evaluate(js):
-        if time.monotonic() > end:
-            raise AssertionError(f"timed out waiting for {js}")
-        pg.wait_for_timeout(100)
+    with watched_page(browser, base, also_local=("blob:",)) as pg:
+        yield pg
+        assert pg.dialogs == [], f"a script ran: {pg.dialogs}"
+        assert pg.external == [], f"requests left the site: {pg.external}"
 
 
 def _current_time(pg) -> float:
@@ -81,10 +38,10 @@ def _current_time(pg) -> float:
 def test_clicking_a_chapter_seeks_the_player(page, server):
     base, _ = server
     page.goto(f"{base}/episodes/{SLUG}/")
-    _wait(page, "document.querySelector('audio.player').readyState >= 1")
+    wait_js(page, "document.querySelector('audio.player').readyState >= 1")
     for start in (3650, 1728):  # QLoRA at 1:00:50, DPO at 28:48
         page.click(f'ol.chapters a.seek[data-t="{start}"]')
-        _wait(page, f"Math.abs(document.querySelector('audio.player').currentTime - {start}) < 1")
+        wait_js(page, f"Math.abs(document.querySelector('audio.player').currentTime - {start}) < 1")
         assert abs(_current_time(page) - start) < 1
     assert page.errors == []
 
@@ -92,11 +49,11 @@ def test_clicking_a_chapter_seeks_the_player(page, server):
 def test_time_fragment_seeks_and_scrolls(page, server):
     base, _ = server
     page.goto(f"{base}/episodes/{SLUG}/#t=1528")
-    _wait(page, "document.querySelector('p.para.current') !== null")
+    wait_js(page, "document.querySelector('p.para.current') !== null")
     para = page.locator("p.para.current")
     start = float(para.locator("a.ts").get_attribute("data-t"))
     assert start <= 1528 < start + 100
-    _wait(page, "(() => { const r = document.querySelector('p.para.current').getBoundingClientRect();"
+    wait_js(page, "(() => { const r = document.querySelector('p.para.current').getBoundingClientRect();"
                 " return r.top >= 0 && r.bottom <= window.innerHeight; })()", 5)
     assert abs(_current_time(page) - 1528) < 1
 
@@ -120,7 +77,7 @@ def test_search_finds_paper_page_and_transcript_moment(page, server, query, pape
     # the hit opens the episode at that moment
     page.goto(moments[0])
     anchor = moments[0].split("#")[1]
-    _wait(page, f"document.getElementById('{anchor}').classList.contains('current')")
+    wait_js(page, f"document.getElementById('{anchor}').classList.contains('current')")
     text = page.locator(f"#{anchor}").text_content().lower()
     assert query.split()[0].lower() in text
 
@@ -146,21 +103,21 @@ def test_paper_discussed_at_link_lands_on_the_moment(page, server):
     link.click()
     page.wait_for_url(re.compile(rf"/episodes/{SLUG}/#t-\d+"))
     anchor = page.url.split("#")[1]
-    _wait(page, f"document.getElementById('{anchor}').classList.contains('current')")
+    wait_js(page, f"document.getElementById('{anchor}').classList.contains('current')")
     para = page.locator(f"#{anchor}")
     start = float(para.locator("a.ts").get_attribute("data-t"))
     assert start <= mention.start < start + 100
     assert "toolformer" in para.text_content().lower() or start < mention.start
-    _wait(page, f"Math.abs(document.querySelector('audio.player').currentTime - {start}) < 1")
+    wait_js(page, f"Math.abs(document.querySelector('audio.player').currentTime - {start}) < 1")
 
 
 def test_summary_sentences_link_to_their_moment(page, server):
     base, _ = server
     page.goto(f"{base}/episodes/{SLUG}/")
-    _wait(page, "document.querySelector('audio.player').readyState >= 1")
+    wait_js(page, "document.querySelector('audio.player').readyState >= 1")
     sentence = page.locator("a.summary-sentence").nth(1)  # QLoRA's first sentence, at 3650 + 95 s
     sentence.click()
-    _wait(page, "Math.abs(document.querySelector('audio.player').currentTime - 3745) < 1")
+    wait_js(page, "Math.abs(document.querySelector('audio.player').currentTime - 3745) < 1")
     assert page.url.endswith("#" + sentence.get_attribute("href").split("#")[1])
 
 

@@ -12,19 +12,15 @@ from __future__ import annotations
 
 import json
 import re
-import threading
 from pathlib import Path
 
 import pytest
 from lxml import etree
 from lxml import html as lhtml
 
-from tests.conftest import content_snapshot
+from tests.conftest import content_snapshot, served
 from tests.hostile import MARKDOWN_PAYLOADS, PAYLOADS, UNSAFE_IDS, make_hostile_project
 
-CHROMIUM = "/usr/bin/chromium"
-ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-        "--disable-sync", "--no-first-run"]
 URL_ATTRS = ("href", "src", "action", "formaction", "data", "poster", "xlink:href", "srcset", "content")
 FORBIDDEN_TAGS = {"iframe", "object", "embed", "base", "frame", "frameset", "applet", "textarea", "math"}
 SAFE_SCHEME = re.compile(r"^(?:https?:|mailto:|#|/|\.|[a-zA-Z0-9_%~-])")
@@ -117,35 +113,20 @@ def test_feeds_and_data_files_are_well_formed(hostile_site: Path):
 
 
 @pytest.mark.slow
-def test_no_payload_runs_in_chromium(hostile_site: Path):
-    if not Path(CHROMIUM).exists():
-        pytest.fail(f"{CHROMIUM} missing: run `make install` (installs Debian's chromium)")
-    from playwright.sync_api import sync_playwright
-
-    from pipeline.serve import make_server
-
-    httpd = make_server(hostile_site, 0)
-    threading.Thread(target=httpd.serve_forever, daemon=True).start()
-    base = f"http://127.0.0.1:{httpd.server_address[1]}"
+def test_no_payload_runs_in_chromium(hostile_site: Path, browser):
     ran, errors = [], []
-    try:
-        with sync_playwright() as pw:
-            browser = pw.chromium.launch(executable_path=CHROMIUM, args=ARGS)
-            page = browser.new_page()
-            page.on("dialog", lambda d: (ran.append(d.message), d.dismiss()))
-            page.on("pageerror", lambda e: errors.append(str(e)))
-            pages = sorted(hostile_site.rglob("*.html"))
-            for p in pages:
-                rel = p.relative_to(hostile_site).as_posix()
-                page.goto(f"{base}/{rel}", wait_until="load")
-                page.mouse.move(5, 5)
-                page.keyboard.press("Tab")
-                if page.evaluate("window.__xss === 1 || window.parent.__xss === 1"):
-                    ran.append(f"window.__xss set on {rel}")
-            browser.close()
-    finally:
-        httpd.shutdown()
-        httpd.server_close()
+    with served(hostile_site) as base:
+        page = browser.new_page()
+        page.on("dialog", lambda d: (ran.append(d.message), d.dismiss()))
+        page.on("pageerror", lambda e: errors.append(str(e)))
+        for p in sorted(hostile_site.rglob("*.html")):
+            rel = p.relative_to(hostile_site).as_posix()
+            page.goto(f"{base}/{rel}", wait_until="load")
+            page.mouse.move(5, 5)
+            page.keyboard.press("Tab")
+            if page.evaluate("window.__xss === 1 || window.parent.__xss === 1"):
+                ran.append(f"window.__xss set on {rel}")
+        page.close()
     assert ran == [], f"a payload ran: {ran}"
     assert [e for e in errors if "__xss" in e or "alert" in e] == [], errors
 

@@ -14,20 +14,17 @@ import json
 import shutil
 import subprocess
 import sys
-import threading
 from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
 
 from pipeline.cli import main
+from tests.conftest import served
 from tests.test_security import build_hostile
 
 REPO = Path(__file__).resolve().parent.parent
 AXE = REPO / ".cache" / "node" / "node_modules" / "axe-core" / "axe.min.js"
-CHROMIUM = "/usr/bin/chromium"
-ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-        "--disable-sync", "--no-first-run"]
 pytestmark = pytest.mark.slow
 # WCAG 2.x A/AA rules (axe's best-practice rules are advice, e.g. about Pagefind's own search box)
 WCAG_TAGS = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa", "wcag22aa"]
@@ -92,40 +89,28 @@ def test_hostile_site_is_valid_html(hostile_site: Path):
     assert nu_check(hostile_site) == []
 
 
-def axe_violations(site: Path, pages: list[str]) -> dict[str, list[str]]:
+def axe_violations(browser, site: Path, pages: list[str]) -> dict[str, list[str]]:
     if not AXE.exists():
         pytest.fail(f"{AXE} missing: run `make install` (npm install --prefix .cache/node axe-core@4)")
-    from playwright.sync_api import sync_playwright
-
-    from pipeline.serve import make_server
-
-    httpd = make_server(site, 0)
-    threading.Thread(target=httpd.serve_forever, daemon=True).start()
-    base = f"http://127.0.0.1:{httpd.server_address[1]}"
     found: dict[str, list[str]] = {}
-    try:
-        with sync_playwright() as pw:
-            browser = pw.chromium.launch(executable_path=CHROMIUM, args=ARGS)
-            page = browser.new_page(bypass_csp=True)  # the CSP (rightly) blocks the injected axe script
-            for rel in pages:
-                page.goto(f"{base}/{rel}", wait_until="load")
-                page.add_script_tag(path=str(AXE))
-                result = page.evaluate("tags => axe.run(document, {resultTypes: ['violations'], "
-                                       "runOnly: {type: 'tag', values: tags}})", WCAG_TAGS)
-                bad = [f"{v['id']} ({v['impact']}): {v['help']} x{len(v['nodes'])}"
-                       for v in result["violations"] if v["impact"] in ("serious", "critical")]
-                if bad:
-                    found[rel] = bad
-            browser.close()
-    finally:
-        httpd.shutdown()
-        httpd.server_close()
+    with served(site) as base:
+        page = browser.new_page(bypass_csp=True)  # the CSP (rightly) blocks the injected axe script
+        for rel in pages:
+            page.goto(f"{base}/{rel}", wait_until="load")
+            page.add_script_tag(path=str(AXE))
+            result = page.evaluate("tags => axe.run(document, {resultTypes: ['violations'], "
+                                   "runOnly: {type: 'tag', values: tags}})", WCAG_TAGS)
+            bad = [f"{v['id']} ({v['impact']}): {v['help']} x{len(v['nodes'])}"
+                   for v in result["violations"] if v["impact"] in ("serious", "critical")]
+            if bad:
+                found[rel] = bad
+        page.close()
     return found
 
 
-def test_no_serious_accessibility_violations(seed_site: Path):
+def test_no_serious_accessibility_violations(seed_site: Path, browser):
     paper = sorted((seed_site / "papers").glob("*/index.html"))[0].relative_to(seed_site).as_posix()
     person = sorted((seed_site / "people").glob("*/index.html"))[0].relative_to(seed_site).as_posix()
     pages = ["index.html", "episodes/neurips-2023/index.html", paper, person, "papers/index.html",
              "search/index.html"]
-    assert axe_violations(seed_site, pages) == {}
+    assert axe_violations(browser, seed_site, pages) == {}

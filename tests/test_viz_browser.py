@@ -7,18 +7,14 @@ person, Sheila's diarizer label has no name yet."""
 from __future__ import annotations
 
 import shutil
-import threading
-import time
 
 import pytest
 
 from pipeline.models import Chapter, Episode, Paper, Person, Transcript, Utterance
+from tests.conftest import served, wait_js, watched_page
 
 pytestmark = pytest.mark.slow
 
-CHROMIUM = "/usr/bin/chromium"
-ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-        "--disable-sync", "--no-first-run", "--autoplay-policy=no-user-gesture-required"]
 SLUG = "sample"
 LABELS = {"Diane": "SPEAKER_00", "Sheila": "SPEAKER_01"}
 TITLES = [  # a small catalog on three topics; "dpo" is discussed in the episode
@@ -65,52 +61,19 @@ def _project(root, sample_wav, sample_stm):
 @pytest.fixture(scope="module")
 def built(tmp_path_factory, sample_wav, sample_stm):
     from pipeline.render import build_site
-    from pipeline.serve import make_server
 
     project = _project(tmp_path_factory.mktemp("viz") / "proj", sample_wav, sample_stm)
     build_site(project, search=False)
-    httpd = make_server(project.site_dir, 0)
-    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{httpd.server_address[1]}", project
-    httpd.shutdown()
-    httpd.server_close()
-
-
-@pytest.fixture(scope="module")
-def browser():
-    from pathlib import Path
-
-    if not Path(CHROMIUM).exists():
-        pytest.fail(f"{CHROMIUM} missing: run `make install` (installs Debian's chromium)")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as pw:
-        b = pw.chromium.launch(executable_path=CHROMIUM, args=ARGS)
-        yield b
-        b.close()
+    with served(project.site_dir) as base:
+        yield base, project
 
 
 @pytest.fixture
 def page(browser, built):
     base, _ = built
-    context = browser.new_context()
-    pg = context.new_page()
-    pg.dialogs, pg.errors, pg.external = [], [], []
-    pg.on("dialog", lambda d: (pg.dialogs.append(d.message), d.dismiss()))
-    pg.on("pageerror", lambda e: pg.errors.append(str(e)))
-    pg.on("request", lambda r: None if r.url.startswith((base, "data:")) else pg.external.append(r.url))
-    yield pg
-    assert pg.dialogs == [] and pg.errors == [] and pg.external == []
-    context.close()
-
-
-def _wait(pg, js: str, timeout: float = 15.0) -> None:
-    end = time.monotonic() + timeout
-    while not pg.evaluate(js):
-        if time.monotonic() > end:
-            raise AssertionError(f"timed out waiting for {js}")
-        pg.wait_for_timeout(100)
+    with watched_page(browser, base) as pg:
+        yield pg
+        assert pg.dialogs == [] and pg.errors == [] and pg.external == []
 
 
 def test_timeline_matches_the_episode_and_seeks(page, built):
@@ -132,15 +95,15 @@ def test_timeline_matches_the_episode_and_seeks(page, built):
     rows = page.eval_on_selector_all("details.timeline-text tbody th", "ths => ths.map(t => t.textContent)")
     assert rows == lanes
 
-    _wait(page, "document.querySelector('audio.player').readyState >= 1")
+    wait_js(page, "document.querySelector('audio.player').readyState >= 1")
     seg = page.locator('g.tl-lane[data-name="Speaker 2"] a.tl-seg').nth(2)
     t = float(seg.get_attribute("data-t"))
     seg.click()
-    _wait(page, f"Math.abs(document.querySelector('audio.player').currentTime - {t}) < 0.5")
+    wait_js(page, f"Math.abs(document.querySelector('audio.player').currentTime - {t}) < 0.5")
     assert page.url.endswith("#" + seg.get_attribute("href").split("#")[1])  # and the anchor exists:
     assert page.evaluate(f"!!document.getElementById({seg.get_attribute('href')[1:]!r})")
     page.locator("svg.timeline-svg a.tl-chapter").nth(1).click()
-    _wait(page, f"Math.abs(document.querySelector('audio.player').currentTime - {ep.chapters[1].start}) < 0.5")
+    wait_js(page, f"Math.abs(document.querySelector('audio.player').currentTime - {ep.chapters[1].start}) < 0.5")
 
 
 def test_paper_map_links_every_paper_and_works_by_keyboard(page, built):
