@@ -34,7 +34,7 @@ from .errors import ConfigError, DependencyMissing, ModelUnavailable, StageError
 
 log = logging.getLogger(__name__)
 
-DIARIZE_VERSION = 1
+DIARIZE_VERSION = 2
 PYANNOTE_MODEL = "pyannote/speaker-diarization-community-1"
 WINDOW = 1.6  # seconds per embedding window (resemblyzer's partial utterance)
 HOP = 0.25
@@ -42,6 +42,10 @@ LONG_HOP = 0.5
 """Window step for recordings over 10 minutes (half the encoder work; turns stay at 10 ms resolution)."""
 MIN_SPEECH = 0.8
 """Share of a window that must be speech for its embedding to be used."""
+NEIGHBOUR_SECONDS = 3.0
+"""Each window keeps at least this much speech (in windows: seconds / hop) of nearest neighbours in the
+pruned affinity. With only the fixed share (15%), short recordings (tens of windows) broke into many
+small components and the eigengap counted 5-8 speakers in 15 s of two people (bench/speakers.py)."""
 
 
 @dataclass(frozen=True)
@@ -163,7 +167,7 @@ def _window_embeddings(audio: DecodedAudio, progress: Progress | None) -> tuple[
     total = audio.duration
     block = 600.0
     masks, starts, embeds = [], [], []
-    win, hop = int(WINDOW * 100), int((HOP if total <= 600 else LONG_HOP) * 100)
+    win, hop = int(WINDOW * 100), int(_hop(total) * 100)
     t = 0.0
     while t < total:
         x = audio.read(t, min(total, t + block + WINDOW))
@@ -189,16 +193,21 @@ def _window_embeddings(audio: DecodedAudio, progress: Progress | None) -> tuple[
     return mask, np.asarray(starts, dtype=int), emb
 
 
+def _hop(duration: float) -> float:
+    return HOP if duration <= 600 else LONG_HOP
+
+
 def _normalise(x: np.ndarray) -> np.ndarray:
     return x / np.maximum(np.linalg.norm(x, axis=-1, keepdims=True), 1e-9)
 
 
-def _eigengap(emb: np.ndarray, prune: float) -> tuple[np.ndarray, np.ndarray]:
+def _eigengap(emb: np.ndarray, prune: float, min_keep: int = 2) -> tuple[np.ndarray, np.ndarray]:
     """Eigenvalues and vectors of the normalised Laplacian of the cosine affinity, pruned to each
-    window's ``prune`` share of nearest neighbours (the NME-SC recipe, Park et al. 2019)."""
+    window's ``prune`` share of nearest neighbours, and at least ``min_keep`` of them (the pruning of
+    NME-SC, Park et al. 2019)."""
     sim = emb @ emb.T
     n = len(sim)
-    keep = max(2, int(round(prune * n)))
+    keep = min(n - 1, max(2, min_keep, int(round(prune * n))))
     thr = np.sort(sim, axis=1)[:, -keep][:, None]
     aff = np.where(sim >= thr, np.clip(sim, 0, None), 0.0)
     aff = np.maximum(aff, aff.T)
@@ -219,7 +228,8 @@ def estimate_speakers(ev: np.ndarray, opts: DiarizeOptions) -> int:
     return best
 
 
-def cluster(emb: np.ndarray, opts: DiarizeOptions, max_points: int = 2000, prune: float = 0.15) -> np.ndarray:
+def cluster(emb: np.ndarray, opts: DiarizeOptions, max_points: int = 2000, prune: float = 0.15,
+            hop: float = HOP) -> np.ndarray:
     """Spectral clustering of window embeddings; the number of speakers comes from the eigengap
     unless given. Windows beyond ``max_points`` are assigned to the nearest centroid."""
     from sklearn.cluster import KMeans
@@ -230,7 +240,7 @@ def cluster(emb: np.ndarray, opts: DiarizeOptions, max_points: int = 2000, prune
     emb = _normalise(emb)
     idx = np.linspace(0, n - 1, min(n, max_points)).round().astype(int)
     sub = emb[idx]
-    ev, vec = _eigengap(sub, prune)
+    ev, vec = _eigengap(sub, prune, min_keep=int(round(NEIGHBOUR_SECONDS / hop)))
     k = min(opts.num_speakers, len(sub)) if opts.num_speakers else estimate_speakers(ev, opts)
     if k == 1:
         return np.zeros(n, dtype=int)
@@ -285,7 +295,7 @@ def _embedded(audio: DecodedAudio, opts: DiarizeOptions, progress: Progress | No
     if len(emb) == 0:
         log.info("diarize: no speech found")
         return []
-    labels = _smooth(cluster(emb, opts))
+    labels = _smooth(cluster(emb, opts, hop=_hop(audio.duration)))
     turns = turns_from_windows(mask, starts, labels)
     if progress:
         progress("diarize", audio.duration, audio.duration)
