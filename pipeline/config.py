@@ -149,7 +149,7 @@ class Project:
     @property
     def content(self) -> ContentStore:
         if not hasattr(self, "_store"):
-            self._store = ContentStore(self.root / "content")
+            self._store = ContentStore(self.root / "content", cache_dir=self.cache_dir / "parsed")
         return self._store
 
     @property

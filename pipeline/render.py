@@ -613,8 +613,12 @@ def feed_pages(site: Site) -> Iterator[Page]:
     from .feeds import rss_feed
 
     episodes = sorted(site.episodes.values(), key=lambda e: (e.date or "", e.slug), reverse=True)
+    # the episodes' records by file digest (serialising 50 episodes' chapters and mentions to hash
+    # them cost seconds at conference scale); of the transcript, the feed shows only its length
     inputs = {"config": to_data(site.config), "base_url": site.base_url,
-              "episodes": [{k: v for k, v in to_data(e).items() if k != "transcript"} for e in episodes],
+              "episodes": [[e.slug, [_content_digest(site, f"episodes/{e.slug}/{name}")
+                                     for name in ("episode.toml", "description.md", "chapters.toml")],
+                            e.transcript.duration, bool(e.transcript.utterances)] for e in episodes],
               "people": to_data(site.people),
               "audio": {e.slug: _file_stamp(_audio_source(site, e)) for e in episodes}}
     yield Page("feed.xml", inputs, lambda: rss_feed(site, episodes))
@@ -687,10 +691,13 @@ def _write(path: Path, data: bytes) -> None:
 
 
 def _safe_out(out: Path, rel: str) -> Path:
-    p = (out / rel).resolve()
-    if out.resolve() not in p.parents:
+    """``out / rel`` when ``rel`` is a plain relative path that stays inside ``out`` (checked on the
+    text: page paths are built from checked ids, and resolving each of thousands of paths through the
+    file system cost seconds per build)."""
+    parts = rel.split("/")
+    if not rel or rel.startswith("/") or "\\" in rel or any(p in {"", ".", ".."} for p in parts):
         raise ContentError(f"refusing to write {rel!r}: outside the site folder {out}")
-    return p
+    return out / rel
 
 
 def collect_pages(site: Site) -> list[Page]:

@@ -105,8 +105,12 @@ def find_loops(utts: list[Utterance], o: ReportOptions) -> list[Issue]:
             where.append(ui)
     issues = []
     n_tok = len(tokens)
+    starts = _loop_starts(tokens, o)
     i = 0
-    while i < n_tok:
+    for c in starts:
+        if c < i:
+            continue
+        i = int(c)
         best = None  # (covered tokens, n, repeats)
         for n in range(1, o.loop_max_ngram + 1):
             if i + 2 * n > n_tok:
@@ -121,7 +125,6 @@ def find_loops(utts: list[Utterance], o: ReportOptions) -> list[Issue]:
             if k >= need and k * n >= o.loop_min_tokens and (best is None or k * n > best[0]):
                 best = (k * n, n, k)
         if best is None:
-            i += 1
             continue
         covered, n, k = best
         first, last = utts[where[i]], utts[where[i + covered - 1]]
@@ -132,6 +135,30 @@ def find_loops(utts: list[Utterance], o: ReportOptions) -> list[Issue]:
                             speaker=first.speaker))
         i += covered
     return issues
+
+
+def _loop_starts(tokens: list[str], o: ReportOptions):
+    """Token positions where a loop can start (a superset :func:`find_loops` then checks), found with
+    one vectorised pass per n-gram length instead of a Python loop over every token and length: at
+    position i, n-grams repeat k times in a row exactly when tokens[j] == tokens[j + n] for the
+    (k - 1) * n positions j from i on."""
+    import numpy as np
+
+    vocab: dict[str, int] = {}
+    ids = np.fromiter((vocab.setdefault(t, len(vocab)) for t in tokens), dtype=np.int64, count=len(tokens))
+    cand = np.zeros(len(ids), dtype=bool)
+    for n in range(1, o.loop_max_ngram + 1):
+        if 2 * n > len(ids):
+            break
+        eq = ids[:-n] == ids[n:]
+        # run[j]: how many equal positions in a row start at j
+        idx = np.arange(len(eq))
+        next_false = np.where(~eq, idx, len(eq))
+        next_false = np.minimum.accumulate(next_false[::-1])[::-1]
+        k = 1 + (next_false - idx) // n
+        need = o.loop_min_repeats + (1 if n <= 2 else 0)
+        cand[: len(eq)] |= (k >= need) & (k * n >= o.loop_min_tokens)
+    return np.flatnonzero(cand)
 
 
 _FLAG_ISSUES = {

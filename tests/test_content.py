@@ -108,3 +108,39 @@ def test_a_poster_without_paper_round_trips(project):
 
     project.content.save_poster(Poster(id="chat-1", paper=None, episode="ep1", start=12.0))
     assert project.content.load_posters()["chat-1"].paper is None
+
+
+def test_parse_cache_never_serves_a_stale_record(tmp_path):
+    """Records come from the parse cache only when the file's bytes are the ones parsed: an edit that
+    keeps the size and the time stamps is still seen; a deleted file leaves the cache."""
+    import os
+
+    from pipeline.content import ContentStore
+    from pipeline.models import Paper
+
+    store = ContentStore(tmp_path / "content", cache_dir=tmp_path / "cache")
+    store.save_paper(Paper(id="p1", title="Alpha"))
+    store.save_paper(Paper(id="p2", title="Gamma"))
+    assert store.load_papers()["p1"].title == "Alpha"
+    assert (tmp_path / "cache" / "papers.pickle").is_file()
+
+    p = tmp_path / "content" / "papers" / "p1.toml"
+    st = p.stat()
+    p.write_text(p.read_text().replace("Alpha", "Omega"))  # same length
+    os.utime(p, ns=(st.st_atime_ns, st.st_mtime_ns))
+    assert p.stat().st_size == st.st_size and p.stat().st_mtime_ns == st.st_mtime_ns
+    fresh = ContentStore(tmp_path / "content", cache_dir=tmp_path / "cache")
+    papers = fresh.load_papers()
+    assert papers["p1"].title == "Omega" and papers["p2"].title == "Gamma"
+    papers["p2"].title = "changed in memory"  # callers may change what they load
+    assert fresh.load_papers()["p2"].title == "Gamma"
+
+    (tmp_path / "content" / "papers" / "p2.toml").unlink()
+    assert sorted(ContentStore(tmp_path / "content", cache_dir=tmp_path / "cache").load_papers()) == ["p1"]
+    import pickle
+
+    entries = pickle.loads((tmp_path / "cache" / "papers.pickle").read_bytes())["entries"]
+    assert [k.split("|")[0] for k in entries] == ["papers/p1.toml"]
+
+    (tmp_path / "cache" / "papers.pickle").write_bytes(b"not a pickle")  # a damaged cache is ignored
+    assert ContentStore(tmp_path / "content", cache_dir=tmp_path / "cache").load_papers()["p1"].title == "Omega"
