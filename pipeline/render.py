@@ -779,19 +779,3 @@ def _prune_empty(d: Path, root: Path) -> None:
         except OSError:
             return
         d = d.parent
-
-
-def search_records(site: Site) -> list[dict]:
-    """One Pagefind record per transcript paragraph: a hit opens the episode at that moment."""
-    records = []
-    for slug, ep in site.episodes.items():
-        chapters = {i: c.title for i, c in enumerate(ep.chapters)}
-        for p in site.paragraphs[slug]:
-            where = chapters.get(p.chapter) if p.chapter is not None else None
-            title = f"{ep.title} · {format_timestamp(p.start)}" + (f" · {where}" if where else "")
-            meta = {"title": title, "time": format_timestamp(p.start)}
-            if p.speaker:
-                meta["speaker"] = p.speaker
-            records.append({"url": f"/{site_path('episode', slug)}#{p.id}", "content": p.text,
-                            "meta": meta, "filters": {"type": ["episode"]}})
-    return records

@@ -1,13 +1,17 @@
 """The search index: Pagefind, run offline through the binary the ``pagefind`` PyPI package ships.
 
 Indexed: the pages' ``data-pagefind-body`` regions (episodes, papers, posters, people; each page
-says its type with ``data-pagefind-filter="type:..."``), plus one custom record per transcript
-paragraph whose URL is the paragraph's anchor (``episodes/<slug>/#t-1528``), so a hit on words said
-in an episode opens the episode at that moment. The episode page's own transcript is marked
-``data-pagefind-ignore`` so the same words are not indexed twice.
+says its type with ``data-pagefind-filter="type:..."``), plus the episodes' transcripts as
+*passages*: up to :data:`PASSAGE_PARAGRAPHS` paragraphs of one chapter, given to Pagefind as a small
+HTML document whose paragraphs each sit under a heading with the paragraph's anchor id. Pagefind
+returns the matching paragraphs of a passage as sub-results, so a hit on words said in an episode
+opens the episode at that paragraph (``episodes/<slug>/#t-1528``). One record per paragraph (27k at
+conference scale) made the metadata every query downloads 173 KB; passages divide it by about six.
+The episode page's own transcript is marked ``data-pagefind-ignore`` so the same words are not
+indexed twice.
 
-The bundle (index, ``pagefind-ui.js``/``.css``) is written to a fresh folder and swapped in, so a
-reader never sees half an index.
+The browser side is ``templates/static/search.js`` (a small UI on ``pagefind.js``). The bundle is
+written to a fresh folder and swapped in, so a reader never sees half an index.
 """
 
 from __future__ import annotations
@@ -30,10 +34,43 @@ log = logging.getLogger(__name__)
 BUNDLE = "pagefind"
 
 
-def index_site(site: Site, out: Path) -> None:
-    """(Re)build ``out/pagefind`` from the HTML under ``out`` and the transcript paragraphs."""
-    from .render import search_records
+PASSAGE_PARAGRAPHS = 6
+"""Transcript paragraphs per search record (a passage never spans two chapters)."""
 
+
+def transcript_passages(site: Site) -> list[tuple[str, str]]:
+    """(url, HTML document) of every transcript passage, for Pagefind's ``add_html_file``. Every
+    text is escaped: transcripts, titles and names are untrusted."""
+    from html import escape
+
+    from .export import site_path
+    from .timefmt import format_timestamp
+
+    lang = escape(site.config.language or "en")
+    out = []
+    for slug, ep in site.episodes.items():
+        chapters = {i: c.title for i, c in enumerate(ep.chapters)}
+        groups: list[list] = []
+        for p in site.paragraphs[slug]:
+            if not groups or len(groups[-1]) >= PASSAGE_PARAGRAPHS or p.chapter != groups[-1][0].chapter:
+                groups.append([])
+            groups[-1].append(p)
+        for group in groups:
+            first = group[0]
+            where = chapters.get(first.chapter) if first.chapter is not None else None
+            title = f"{ep.title} · {format_timestamp(first.start)}" + (f" · {where}" if where else "")
+            body = "".join(
+                f'<h2 id="{escape(p.id)}">{escape(format_timestamp(p.start) + (" · " + p.speaker if p.speaker else ""))}'
+                f"</h2><p>{escape(p.text)}</p>" for p in group)
+            html = (f'<!doctype html><html lang="{lang}"><head><title>{escape(title)}</title></head><body>'
+                    f'<main data-pagefind-body data-pagefind-filter="type:episode" data-pagefind-meta="passage:1">'
+                    f'<h1 data-pagefind-meta="title">{escape(title)}</h1>{body}</main></body></html>')
+            out.append((f"/{site_path('episode', slug)}?at={first.id}", html))
+    return out
+
+
+def index_site(site: Site, out: Path) -> None:
+    """(Re)build ``out/pagefind`` from the HTML under ``out`` and the transcript passages."""
     try:
         import pagefind.index  # noqa: F401
     except ImportError as exc:  # pragma: no cover - pagefind is a core dependency
@@ -43,7 +80,7 @@ def index_site(site: Site, out: Path) -> None:
     tmp_name = f".{BUNDLE}.new"
     tmp = out / tmp_name
     shutil.rmtree(tmp, ignore_errors=True)
-    records = search_records(site)
+    passages = transcript_passages(site)
     language = site.config.language or "en"
 
     async def run() -> None:
@@ -52,10 +89,9 @@ def index_site(site: Site, out: Path) -> None:
         try:
             index = await service.create_index(config)  # type: ignore[arg-type]
             await index.add_directory(str(out), glob="{episodes,papers,posters,people}/**/*.html")
-            for start in range(0, len(records), 200):  # pipelined, in bounded batches
-                await asyncio.gather(*(index.add_custom_record(
-                    url=r["url"], content=r["content"], language=language, meta=r["meta"], filters=r["filters"])
-                    for r in records[start:start + 200]))
+            for start in range(0, len(passages), 200):  # pipelined, in bounded batches
+                await asyncio.gather(*(index.add_html_file(url=url, content=html)
+                                       for url, html in passages[start:start + 200]))
             await index.write_files(str(tmp))
         finally:
             await service.close()
@@ -70,7 +106,7 @@ def index_site(site: Site, out: Path) -> None:
         shutil.rmtree(tmp, ignore_errors=True)
         raise StageError(f"search index for {out}: pagefind wrote no index", hint="rebuild with `recap build --full`")
     _sync_bundle(tmp, out / BUNDLE)
-    log.info("search index: %d transcript paragraphs indexed", len(records))
+    log.info("search index: %d transcript passages indexed", len(passages))
 
 
 def _sync_bundle(new: Path, final: Path) -> None:

@@ -60,9 +60,9 @@ def test_time_fragment_seeks_and_scrolls(page, server):
 
 def _search(page, base, query):
     page.goto(f"{base}/search/?q={query.replace(' ', '+')}")
-    page.wait_for_selector(".pagefind-ui__result-link", timeout=20_000)
-    page.wait_for_timeout(800)  # let sub-results render
-    return [page.evaluate("(a) => a.href", a) for a in page.query_selector_all("a.pagefind-ui__result-link")]
+    page.wait_for_selector("#search a.result-link", timeout=20_000)
+    page.wait_for_timeout(500)  # the rest of the first page of results
+    return [page.evaluate("(a) => a.href", a) for a in page.query_selector_all("#search a.result-link")]
 
 
 @pytest.mark.parametrize("query, paper_words", [("Toolformer", "toolformer"), ("emergent abilities", "mirage")])
@@ -85,10 +85,15 @@ def test_search_finds_paper_page_and_transcript_moment(page, server, query, pape
 def test_search_filters_by_type(page, server):
     base, _ = server
     page.goto(f"{base}/search/?q=Toolformer")
-    page.wait_for_selector(".pagefind-ui__result-link", timeout=20_000)
-    labels = page.locator(".pagefind-ui__filter-name, .pagefind-ui__filter-label").all_inner_texts()
-    joined = " ".join(labels).lower()
-    assert "episode" in joined and "paper" in joined
+    page.wait_for_selector("#search a.result-link", timeout=20_000)
+    wait_js(page, "document.querySelectorAll('#search-type option').length > 2")
+    options = page.locator("#search-type option").all_inner_texts()
+    assert "episode" in options and "paper" in options
+    page.select_option("#search-type", "paper")
+    wait_js(page, "[...document.querySelectorAll('#search a.result-link')].length > 0 && "
+                  "[...document.querySelectorAll('#search a.result-link')].every(a => a.href.includes('/papers/'))")
+    assert "type=paper" not in page.url  # the URL changes on submit only
+    assert page.locator(".search-status").inner_text().endswith("for “Toolformer”.")
 
 
 def test_paper_discussed_at_link_lands_on_the_moment(page, server):
@@ -132,7 +137,7 @@ def test_hostile_text_stays_text(page, server):
     assert page.locator("img[src=x]").count() == 0
     page.goto(f"{base}/papers/")
     page.goto(f"{base}/search/?q=alert")
-    page.wait_for_selector(".pagefind-ui__result-link", timeout=20_000)
+    page.wait_for_selector("#search a.result-link", timeout=20_000)
     page.wait_for_timeout(500)
     # the page fixture asserts no dialog was opened and no request left the site
 

@@ -142,7 +142,7 @@ def test_every_kind_of_page_is_built(seed_root, site_dir):
                 "search/index.html", "feed.xml", "sitemap.xml", f"episodes/{SLUG}/index.html",
                 f"episodes/{SLUG}/chapters.json", f"episodes/{SLUG}/transcript.vtt", f"episodes/{SLUG}/transcript.srt",
                 f"episodes/{SLUG}/transcript.json", f"episodes/{SLUG}/audio.mp3",
-                "people/jeff-dean/index.html", "pagefind/pagefind-ui.js"]:
+                "people/jeff-dean/index.html", "pagefind/pagefind.js"]:
         assert (site_dir / rel).is_file(), rel
     (poster,) = open_project(seed_root).content.load_posters().values()
     assert (site_dir / "posters" / poster.id / "index.html").is_file()
