@@ -115,7 +115,7 @@ def make_hugo_site(content: Path, dest: Path) -> int:
 # -- search payload --------------------------------------------------------------------------------
 def search_payload(site: Path, query: str) -> tuple[int, int, int, str]:
     """(bytes, bytes if the host gzips text, files, per-kind detail) of the /pagefind/ responses
-    to open the search page and answer ``query``."""
+    (and the site's search script) to open the search page and answer ``query``."""
     from playwright.sync_api import sync_playwright
 
     handler = functools.partial(_QuietHandler, directory=str(site))
@@ -135,7 +135,7 @@ def search_payload(site: Path, query: str) -> tuple[int, int, int, str]:
             page = browser.new_page()
 
             def on_response(resp):
-                if "/pagefind/" in resp.url:
+                if "/pagefind/" in resp.url or resp.url.endswith("/static/search.js"):
                     try:
                         sizes[resp.url] = resp.body()
                     except Exception:  # noqa: BLE001 - a cancelled request downloaded nothing

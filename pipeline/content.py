@@ -157,6 +157,11 @@ class ParseCache:
         self.entries, self.used, self.dirty = dict(self.used), {}, False
 
 
+def _text(raw: bytes) -> str:
+    """UTF-8 with universal newlines, as ``Path.read_text`` gives it."""
+    return raw.decode("utf-8").replace("\r\n", "\n").replace("\r", "\n")
+
+
 @functools.cache
 def _parse_cache_version() -> str:
     """Cached records are pickled dataclasses: any change to the models' source (a field added,
@@ -187,7 +192,10 @@ class ContentStore:
     def _record(self, p: Path, cls: Any, parse: Callable[[Path, bytes], Any], bucket: str) -> Any:
         """The record in file ``p`` as ``cls``, parsed by ``parse(p, raw)``: from the parse cache
         when the file's bytes are those parsed last time (keyed by content, never by time stamps)."""
-        raw = p.read_bytes()
+        try:
+            raw = p.read_bytes()
+        except OSError as exc:
+            raise ContentError(f"{p}: cannot be read ({exc.strerror or exc})") from exc
         cache = self._parse_cache(bucket)
         key = f"{p.relative_to(self.root).as_posix()}|{getattr(cls, '__name__', cls)}"
         if cache is not None:
@@ -292,13 +300,13 @@ class ContentStore:
 
     def _read_toml(self, p: Path, raw: bytes | None = None) -> dict[str, Any]:
         try:
-            return tomllib.loads((p.read_bytes() if raw is None else raw).decode("utf-8"))
+            return tomllib.loads(_text(p.read_bytes() if raw is None else raw))
         except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
             raise ContentError(f"{p}: not valid TOML ({exc})") from exc
 
     def _read_json(self, p: Path, raw: bytes | None = None) -> Any:
         try:
-            return json.loads((p.read_bytes() if raw is None else raw).decode("utf-8"))
+            return json.loads(_text(p.read_bytes() if raw is None else raw))
         except (OSError, UnicodeDecodeError, ValueError) as exc:
             raise ContentError(f"{p}: not valid JSON ({exc})") from exc
 
