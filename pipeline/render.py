@@ -432,7 +432,7 @@ def episode_pages(site: Site) -> Iterator[Page]:
                          "side": _hook("report", "report_link_html", site, slug)}
         yield _html(site, f"episodes/{slug}/index.html", "episode.html", ctx)
         names = {label: speaker_name(ep, label, site.people) for label in ep.speakers}
-        t_inputs = {"transcript": _content_digest(site, f"episodes/{slug}/transcript.json"), "names": names}
+        t_inputs = {"transcript": content_digest(site, f"episodes/{slug}/transcript.json"), "names": names}
         yield Page(f"episodes/{slug}/transcript.vtt", t_inputs, lambda ep=ep: to_vtt(ep, site.people))
         yield Page(f"episodes/{slug}/transcript.srt", t_inputs, lambda ep=ep: to_srt(ep, site.people))
         yield Page(f"episodes/{slug}/transcript.json", t_inputs, lambda ep=ep: to_json(ep, site.people))
@@ -618,7 +618,7 @@ def feed_pages(site: Site) -> Iterator[Page]:
     # the episodes' records by file digest (serialising 50 episodes' chapters and mentions to hash
     # them cost seconds at conference scale); of the transcript, the feed shows only its length
     inputs = {"config": to_data(site.config), "base_url": site.base_url,
-              "episodes": [[e.slug, [_content_digest(site, f"episodes/{e.slug}/{name}")
+              "episodes": [[e.slug, [content_digest(site, f"episodes/{e.slug}/{name}")
                                      for name in ("episode.toml", "description.md", "chapters.toml")],
                             e.transcript.duration, bool(e.transcript.utterances)] for e in episodes],
               "people": to_data(site.people),
@@ -640,10 +640,15 @@ def static_files(site: Site) -> Iterator[Page]:
                 yield _file(f"static/{rel}", p)
 
 
-def _content_digest(site: Site, rel: str) -> str | None:
-    """sha256 of a file under content/ (cheaper than hashing the parsed records it holds)."""
-    p = site.store.root / rel
-    return hashlib.sha256(p.read_bytes()).hexdigest() if p.is_file() else None
+def content_digest(site: Site, rel: str) -> str | None:
+    """sha256 of a file under content/ (cheaper than hashing the parsed records it holds), once per build."""
+    key = ("digest", rel)
+    if key not in site.memo:
+        p = site.store.root / rel
+        site.memo[key] = hashlib.sha256(p.read_bytes()).hexdigest() if p.is_file() else None
+    return site.memo[key]
+
+
 
 
 def _file_stamp(p: Path | None) -> list | None:
@@ -658,9 +663,33 @@ def _file(out: str, src: Path) -> Page:
 
 
 # -- the build -------------------------------------------------------------------------------------
+class Deferred:
+    """A block of HTML another stage adds to a page (timeline, related papers), rendered only when
+    that page is rendered; page hashing sees its ``inputs`` instead. (Rendering 3,586 related lists
+    and 50 timelines on every build only to find the pages unchanged cost seconds.) ``inputs`` must
+    determine the HTML: everything the render function reads."""
+
+    __slots__ = ("inputs", "_render", "_html")
+
+    def __init__(self, inputs: Any, render: Callable[[], str]) -> None:
+        self.inputs = inputs
+        self._render = render
+        self._html: str | None = None
+
+    def __html__(self) -> str:  # Jinja2 / MarkupSafe: already HTML, not escaped again
+        if self._html is None:
+            self._html = str(self._render())
+        return self._html
+
+    __str__ = __html__
+
+
 def _plain(obj: Any) -> Any:
     """json.dumps fallback for hashing: dataclasses by their fields (shallow: json recurses),
-    numpy scalars by value. Much faster than a full to_data() walk on big transcripts."""
+    numpy scalars by value, :class:`Deferred` HTML by its inputs. Much faster than a full to_data()
+    walk on big transcripts."""
+    if isinstance(obj, Deferred):
+        return {"deferred": obj.inputs}
     if hasattr(obj, "__dataclass_fields__"):
         return obj.__dict__
     if hasattr(obj, "item"):

@@ -18,10 +18,14 @@ Adjacent passages of the same kind are merged, so a bad minute is one line, not 
 
 from __future__ import annotations
 
+import contextlib
+import hashlib
 import logging
+import pickle
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from .models import Episode, Person, Utterance
 from .timefmt import format_timestamp
@@ -288,16 +292,44 @@ def _merge(issues: list[Issue], gap: float) -> list[Issue]:
     return out
 
 
-def quality_report(ep: Episode, people: dict[str, Person] | None = None, papers: dict | None = None,
-                   proposals: Iterable = (), options: ReportOptions = ReportOptions()) -> Report:
-    """Every doubtful passage of ``ep``, worst first (severity, then longer passages, then time).
-    ``proposals`` are unconfirmed voice-library matches (:func:`pipeline.voices.unconfirmed`)."""
-    people = people or {}
+def transcript_issues(ep: Episode, o: ReportOptions, cache_dir: Path | None = None,
+                      transcript_digest: str | None = None) -> list[Issue]:
+    """The findings that depend on the transcript alone (loops, flags, sparse text, low probability,
+    speaker changes), unmerged. With ``cache_dir`` and the sha256 of the transcript file they are
+    kept in ``cache_dir/report/`` and reused while that file and the options stay the same (the loop
+    finder costs seconds on 50 long episodes; the site build asks for every report on every build)."""
+    path = None
+    if cache_dir is not None and transcript_digest:
+        key = hashlib.sha256(f"{_CACHE_VERSION}|{transcript_digest}|{o!r}".encode()).hexdigest()
+        path = Path(cache_dir) / "report" / f"{key}.pickle"
+        with contextlib.suppress(OSError, pickle.PickleError, EOFError, AttributeError, ValueError):
+            cached = pickle.loads(path.read_bytes())
+            if isinstance(cached, list) and all(isinstance(i, Issue) for i in cached):
+                return cached
     utts = sorted(ep.transcript.utterances, key=lambda u: u.start)
-    o = options
     issues = (find_loops(utts, o) + flagged(utts) + sparse_text(utts, o) + low_probability(utts, o)
               + speaker_changes(utts, o))
-    issues = _merge(issues, o.merge_gap)
+    if path is not None:
+        from .content import atomic_write
+
+        with contextlib.suppress(OSError):
+            atomic_write(path, pickle.dumps(issues, protocol=pickle.HIGHEST_PROTOCOL))
+    return issues
+
+
+_CACHE_VERSION = 1
+"""Bump when the transcript findings change for the same transcript and options."""
+
+
+def quality_report(ep: Episode, people: dict[str, Person] | None = None, papers: dict | None = None,
+                   proposals: Iterable = (), options: ReportOptions = ReportOptions(), *,
+                   cache_dir: Path | None = None, transcript_digest: str | None = None) -> Report:
+    """Every doubtful passage of ``ep``, worst first (severity, then longer passages, then time).
+    ``proposals`` are unconfirmed voice-library matches (:func:`pipeline.voices.unconfirmed`).
+    ``cache_dir`` + ``transcript_digest``: see :func:`transcript_issues`."""
+    people = people or {}
+    o = options
+    issues = _merge(transcript_issues(ep, o, cache_dir, transcript_digest), o.merge_gap)
     issues += chapter_links(ep, papers, o) + speaker_names(ep, people, proposals, o)
     names = {lab: people[pid].name for lab, pid in ep.speakers.items() if pid in people}
     for it in issues:
@@ -350,12 +382,14 @@ def print_report(report: Report, console=None, limit: int | None = 30) -> None:
 def report_pages(site):
     """Page builder: ``episodes/<slug>/report/index.html`` for every episode. Hidden unless
     ``[site] show_report = true``: not in the sitemap, ``noindex``, not in search, not linked."""
-    from .render import Page
+    from .render import Page, content_digest
     from .voices import unconfirmed
 
     listed = bool(site.config.show_report)
     for slug, ep in site.episodes.items():
-        report = quality_report(ep, site.people, site.papers, unconfirmed(site.store, slug))
+        digest = content_digest(site, f"episodes/{slug}/transcript.json")
+        report = quality_report(ep, site.people, site.papers, unconfirmed(site.store, slug),
+                                cache_dir=site.project.cache_dir, transcript_digest=digest)
         issues = [{"kind": i.kind, "severity": round(i.severity, 3), "start": i.start, "message": i.message,
                    "text": i.text, "speaker": i.speaker, "url": site.moment_url(slug, i.start)}
                   for i in report.issues]

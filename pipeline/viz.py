@@ -505,11 +505,21 @@ def related_papers(papers: dict[str, Paper], cache_dir: Path | None = None,
 def episode_timeline_html(site, ep: Episode) -> str:
     """The episode page's timeline (Markup), each link pointing at the transcript paragraph of the
     moment (an anchor that exists: the link checker and no-JS readers land somewhere real)."""
-    tl = build_timeline(ep, site.people)
-    if tl is None:
-        return ""
-    macro = site.env.get_template("_timeline.html").module.speaker_timeline
-    return macro(tl, lambda t: "#" + site.anchor(ep.slug, t))
+    from .render import Deferred, content_digest, speaker_name
+
+    def render() -> str:
+        tl = build_timeline(ep, site.people)
+        if tl is None:
+            return ""
+        macro = site.env.get_template("_timeline.html").module.speaker_timeline
+        return macro(tl, lambda t: "#" + site.anchor(ep.slug, t))
+
+    # what the timeline reads: the transcript, the episode (duration, speaker map), its chapters and
+    # the names of its mapped speakers (paragraph anchors follow from the same)
+    inputs = {"timeline": [content_digest(site, f"episodes/{ep.slug}/{name}")
+                           for name in ("transcript.json", "episode.toml", "chapters.toml")],
+              "names": {label: speaker_name(ep, label, site.people) for label in ep.speakers}}
+    return Deferred(inputs, render)
 
 
 def _maps_enabled(site) -> bool:
@@ -549,8 +559,12 @@ def related_html(site, paper_id: str, options: MapOptions = MapOptions()) -> str
     discussed = _discussed(site)
     items = [{"id": rid, "title": site.papers[rid].title, "url": site.url("paper", rid), "score": score,
               "discussed": rid in discussed} for rid, score in related if rid in site.papers]
-    macro = site.env.get_template("_related.html").module.related_papers
-    return macro(items, site.base + "map/")
+    from .render import Deferred
+
+    def render() -> str:
+        return site.env.get_template("_related.html").module.related_papers(items, site.base + "map/")
+
+    return Deferred(items, render)  # rendered only when the paper page is
 
 
 def map_pages(site):
