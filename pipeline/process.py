@@ -156,6 +156,8 @@ def audio_reference(project: Any, slug: str, audio: Path) -> str:
         return src.name
     suffix = re.sub(r"[^a-z0-9]", "", src.suffix.lower())[:8]
     dest = ep_dir / (f"recording.{suffix}" if suffix else "recording")
+    if dest.exists() and os.path.samefile(src, dest):  # placed by an earlier run (a hard link)
+        return dest.name
     ep_dir.mkdir(parents=True, exist_ok=True)
     tmp = dest.with_name(f".{dest.name}.tmp")
     tmp.unlink(missing_ok=True)
@@ -166,6 +168,7 @@ def audio_reference(project: Any, slug: str, audio: Path) -> str:
 
         shutil.copyfile(src, tmp)
     os.replace(tmp, dest)
+    tmp.unlink(missing_ok=True)  # rename() does nothing when both names link to the same file
     return dest.name
 
 

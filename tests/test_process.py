@@ -84,6 +84,10 @@ def test_sample_end_to_end_through_the_cli(run_cli, project, sample_wav, sample_
     assert [p.read_text() for p in logs] == before
     assert "reusing" in res.output
     assert project.content.load_episode("sample").transcript.utterances == t.utterances
+    # the recording placed in the episode folder by the first run is reused; no temporary is left
+    ep_dir = project.root / "content" / "episodes" / "sample"
+    assert [p.name for p in ep_dir.iterdir() if p.name.startswith(".")] == []
+    assert (ep_dir / "recording.wav").stat().st_size == Path(sample_wav).stat().st_size
 
 
 def test_second_run_on_a_locked_episode_refuses(run_cli, project, sample_wav):
