@@ -333,11 +333,33 @@ class PaperSpace:
     ids: list[str]
     vecs: np.ndarray
     hashes: dict[str, str]
+    key: str = ""
+    """sha256 of every (id, text hash): names this catalog's content."""
+    cache_dir: Path | None = None
     _related: dict = field(default_factory=dict, repr=False)
 
     def related(self, k: int, min_score: float) -> dict[str, list[tuple[str, float]]]:
+        """Top-``k`` neighbours of every paper; kept in ``cache_dir/viz/related-<key>.json`` while
+        the catalog's texts stay the same (0.7 s of every build at 3,586 papers otherwise)."""
         if (k, min_score) not in self._related:
-            self._related[(k, min_score)] = related_from_vectors(self.ids, self.vecs, k, min_score)
+            path = (Path(self.cache_dir) / "viz" / f"related-{self.key[:32]}-{k}-{min_score}.json"
+                    if self.cache_dir is not None and self.key else None)
+            related = None
+            if path is not None and path.is_file():
+                try:
+                    related = {i: [(r, float(s)) for r, s in v] for i, v in json.loads(path.read_text("utf-8")).items()}
+                except (OSError, ValueError, TypeError):
+                    related = None
+            if related is None or set(related) != set(self.ids):
+                related = related_from_vectors(self.ids, self.vecs, k, min_score)
+                if path is not None:
+                    from .content import atomic_write
+
+                    try:
+                        atomic_write(path, json.dumps(related, sort_keys=True).encode())
+                    except OSError as exc:
+                        log.debug("related papers not cached: %s", exc)
+            self._related[(k, min_score)] = related
         return self._related[(k, min_score)]
 
 
@@ -358,7 +380,8 @@ def paper_space(papers: dict[str, Paper], cache_dir: Path | None = None,
         vecs = (embed_texts(texts, cache_dir=Path(cache_dir) / "viz" if cache_dir is not None else None)
                 if ids else np.zeros((0, DIM), dtype=np.float32))
         _SPACES.clear()  # one catalog per process is enough; keeps memory bounded
-        _SPACES[key] = PaperSpace(ids=ids, vecs=np.asarray(vecs, dtype=np.float32), hashes=hashes)
+        _SPACES[key] = PaperSpace(ids=ids, vecs=np.asarray(vecs, dtype=np.float32), hashes=hashes, key=key,
+                                  cache_dir=cache_dir)
     return _SPACES[key]
 
 

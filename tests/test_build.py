@@ -1,0 +1,142 @@
+"""Incremental site builds: a change re-renders only the pages that show it, and the caches of
+derived data (quality-report findings, related papers, deferred timeline/related HTML) are never
+stale. Built on the repository's demo content (one real episode, its people and papers)."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+from pipeline.config import open_project
+from pipeline.render import build_site
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture
+def demo(project):
+    """The demo content in a fresh project, built once (pages only: search is task of search.py)."""
+    shutil.rmtree(project.root / "content", ignore_errors=True)
+    shutil.copytree(REPO / "content", project.root / "content", ignore=shutil.ignore_patterns(".recap", "*.lock"))
+    build_site(open_project(project.root), search=False)
+    return project.root
+
+
+def _rebuild(root: Path):
+    return build_site(open_project(root), search=False)
+
+
+def _edit(path: Path, old: str, new: str) -> None:
+    text = path.read_text("utf-8")
+    assert old in text
+    path.write_text(text.replace(old, new, 1), "utf-8")
+
+
+def test_nothing_changed_writes_nothing(demo):
+    report = _rebuild(demo)
+    assert report.written == [] and report.removed == [] and report.unchanged
+
+
+def test_one_paper_abstract_rerenders_only_its_page(demo):
+    pid = "2305.14314"
+    _edit(demo / "content" / "papers" / f"{pid}.toml", 'abstract = ""', 'abstract = "A new abstract."')
+    report = _rebuild(demo)
+    # the paper map places papers by title + abstract: its page (and others' related lists) may move
+    assert f"papers/{pid}/index.html" in report.written
+    assert {w for w in report.written if not w.startswith("papers/")} <= {"map/index.html"}
+
+    _edit(demo / "recap.toml", 'description = ""', 'description = ""\npaper_map = false')
+    _rebuild(demo)
+    _edit(demo / "content" / "papers" / f"{pid}.toml", "A new abstract.", "A newer abstract.")
+    report = _rebuild(demo)
+    assert report.written == [f"papers/{pid}/index.html"]
+    assert "A newer abstract." in (demo / "site" / "papers" / pid / "index.html").read_text("utf-8")
+
+
+def test_one_paper_title_rerenders_the_pages_that_show_it(demo):
+    site_dir = demo / "site"
+    pid = "2305.18290"
+    showing = {p.relative_to(site_dir).as_posix() for p in site_dir.rglob("*.html")
+               if f'/papers/{pid}/"' in p.read_text("utf-8")}
+    _edit(demo / "content" / "papers" / f"{pid}.toml", 'title = "Direct Preference Optimization',
+          'title = "Direct Preference Optimisation')
+    report = _rebuild(demo)
+    written = set(report.written)
+    assert f"papers/{pid}/index.html" in written and "papers/index.html" in written
+    # every page that links the paper shows its title: those, and only pages about it, change
+    html = {w for w in written if w.endswith(".html")}
+    assert html <= showing | {f"papers/{pid}/index.html"}
+    assert "episodes/two-callers/index.html" not in showing or "episodes/two-callers/index.html" in html
+    assert "people/diane/index.html" not in html  # her page does not show this paper
+    for rel in html:
+        assert "Direct Preference Optimisation" in (site_dir / rel).read_text("utf-8")
+
+
+def test_person_renamed_reaches_the_deferred_timeline(demo):
+    """The timeline HTML is rendered only when the episode page is; renaming a speaker must still
+    reach it (its inputs include the speakers' names)."""
+    page = demo / "site" / "episodes" / "two-callers" / "index.html"
+    assert "Diane" in page.read_text("utf-8")
+    _edit(demo / "content" / "people" / "diane.toml", 'name = "Diane"', 'name = "Dianne"')
+    report = _rebuild(demo)
+    assert "episodes/two-callers/index.html" in report.written
+    text = page.read_text("utf-8")
+    timeline = text[text.index("<svg"): text.index("</svg>")] if "<svg" in text else text
+    assert "Dianne" in timeline
+
+
+def test_report_findings_cache_follows_the_transcript(demo):
+    """Editing the transcript (same size, same mtime) yields a new report, not the cached one."""
+    import json
+    import os
+
+    from pipeline.report import ReportOptions, quality_report
+
+    project = open_project(demo)
+    cache = project.cache_dir
+    ep = project.content.load_episode("two-callers")
+    digest = "d" * 64
+    first = quality_report(ep, cache_dir=cache, transcript_digest=digest)
+    assert list((cache / "report").glob("*.pickle"))
+    again = quality_report(ep, cache_dir=cache, transcript_digest=digest)
+    assert [(i.kind, i.start) for i in again.issues] == [(i.kind, i.start) for i in first.issues]
+
+    # a planted loop in the transcript file: a new digest, so the loop is found
+    path = demo / "content" / "episodes" / "two-callers" / "transcript.json"
+    st = path.stat()
+    data = json.loads(path.read_text("utf-8"))
+    utt = data["utterances"][0]
+    utt["text"] = " ".join(["we tried it again"] * 6)
+    path.write_text(json.dumps(data), "utf-8")
+    os.utime(path, ns=(st.st_atime_ns, st.st_mtime_ns))
+    from pipeline.render import Site, content_digest
+
+    site = Site(open_project(demo))
+    new_digest = content_digest(site, "episodes/two-callers/transcript.json")
+    loops = quality_report(site.episodes["two-callers"], cache_dir=cache, transcript_digest=new_digest,
+                           options=ReportOptions())
+    assert any(i.kind == "loop" for i in loops.issues)
+    assert not any(i.kind == "loop" for i in first.issues)
+
+    for f in (cache / "report").glob("*.pickle"):  # a damaged cache entry is recomputed, not fatal
+        f.write_bytes(b"\x80garbage")
+    assert quality_report(site.episodes["two-callers"], cache_dir=cache, transcript_digest=new_digest).issues
+
+
+def test_related_cache_is_keyed_by_the_catalog(tmp_path):
+    pytest.importorskip("sentence_transformers")
+    from pipeline.models import Paper
+    from pipeline.viz import paper_space
+
+    papers = {"a": Paper(id="a", title="Reward models for preference learning"),
+              "b": Paper(id="b", title="Direct preference optimization of language models"),
+              "c": Paper(id="c", title="Protein folding with diffusion")}
+    rel = paper_space(papers, tmp_path).related(2, 0.0)
+    cached = list((tmp_path / "viz").glob("related-*.json"))
+    assert len(cached) == 1
+    assert rel["a"][0][0] == "b"
+    papers["d"] = Paper(id="d", title="Preference optimization without a reward model")
+    rel2 = paper_space(papers, tmp_path).related(2, 0.0)
+    assert set(rel2) == {"a", "b", "c", "d"} and len(list((tmp_path / "viz").glob("related-*.json"))) == 2
