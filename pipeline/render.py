@@ -450,7 +450,7 @@ def paper_context(site: Site, paper: Paper) -> dict:
         moments.append(asdict(m) | {"url": site.moment_url(m.episode, m.start), "start": m.start,
                                      "episode_url": site.url("episode", m.episode),
                                      "summary": _summary(site, m.episode, m.summary)})
-    return {"paper": asdict(paper),
+    return {"paper": paper,  # the record itself: the template reads it, hashing walks it (no deep copy)
             "links": _paper_links(paper), "moments": moments, "posters": posters,
             "og_url": site.absolute(site_path("paper", paper.id)), "extras": {}}
 
