@@ -296,12 +296,12 @@ def transcript_issues(ep: Episode, o: ReportOptions, cache_dir: Path | None = No
                       transcript_digest: str | None = None) -> list[Issue]:
     """The findings that depend on the transcript alone (loops, flags, sparse text, low probability,
     speaker changes), unmerged. With ``cache_dir`` and the sha256 of the transcript file they are
-    kept in ``cache_dir/report/`` and reused while that file and the options stay the same (the loop
+    kept in ``cache_dir/report/<slug>/`` and reused while that file and the options stay the same (the loop
     finder costs seconds on 50 long episodes; the site build asks for every report on every build)."""
     path = None
     if cache_dir is not None and transcript_digest:
         key = hashlib.sha256(f"{_CACHE_VERSION}|{transcript_digest}|{o!r}".encode()).hexdigest()
-        path = Path(cache_dir) / "report" / f"{key}.pickle"
+        path = Path(cache_dir) / "report" / ep.slug / f"{key[:40]}.pickle"
         with contextlib.suppress(OSError, pickle.PickleError, EOFError, AttributeError, ValueError):
             cached = pickle.loads(path.read_bytes())
             if isinstance(cached, list) and all(isinstance(i, Issue) for i in cached):
@@ -314,6 +314,9 @@ def transcript_issues(ep: Episode, o: ReportOptions, cache_dir: Path | None = No
 
         with contextlib.suppress(OSError):
             atomic_write(path, pickle.dumps(issues, protocol=pickle.HIGHEST_PROTOCOL))
+            for old in path.parent.glob("*.pickle"):  # one entry per episode: older transcripts go
+                if old != path:
+                    old.unlink(missing_ok=True)
     return issues
 
 

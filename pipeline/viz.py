@@ -357,6 +357,9 @@ class PaperSpace:
 
                     try:
                         atomic_write(path, json.dumps(related, sort_keys=True).encode())
+                        for old in path.parent.glob(f"related-*-{k}-{min_score}.json"):  # older catalogs
+                            if old != path:
+                                old.unlink(missing_ok=True)
                     except OSError as exc:
                         log.debug("related papers not cached: %s", exc)
             self._related[(k, min_score)] = related

@@ -99,7 +99,7 @@ def test_report_findings_cache_follows_the_transcript(demo):
     ep = project.content.load_episode("two-callers")
     digest = "d" * 64
     first = quality_report(ep, cache_dir=cache, transcript_digest=digest)
-    assert list((cache / "report").glob("*.pickle"))
+    assert len(list((cache / "report" / "two-callers").glob("*.pickle"))) == 1
     again = quality_report(ep, cache_dir=cache, transcript_digest=digest)
     assert [(i.kind, i.start) for i in again.issues] == [(i.kind, i.start) for i in first.issues]
 
@@ -118,9 +118,10 @@ def test_report_findings_cache_follows_the_transcript(demo):
     loops = quality_report(site.episodes["two-callers"], cache_dir=cache, transcript_digest=new_digest,
                            options=ReportOptions())
     assert any(i.kind == "loop" for i in loops.issues)
+    assert len(list((cache / "report" / "two-callers").glob("*.pickle"))) == 1  # the old entry is gone
     assert not any(i.kind == "loop" for i in first.issues)
 
-    for f in (cache / "report").glob("*.pickle"):  # a damaged cache entry is recomputed, not fatal
+    for f in (cache / "report").rglob("*.pickle"):  # a damaged cache entry is recomputed, not fatal
         f.write_bytes(b"\x80garbage")
     assert quality_report(site.episodes["two-callers"], cache_dir=cache, transcript_digest=new_digest).issues
 
@@ -139,4 +140,6 @@ def test_related_cache_is_keyed_by_the_catalog(tmp_path):
     assert rel["a"][0][0] == "b"
     papers["d"] = Paper(id="d", title="Preference optimization without a reward model")
     rel2 = paper_space(papers, tmp_path).related(2, 0.0)
-    assert set(rel2) == {"a", "b", "c", "d"} and len(list((tmp_path / "viz").glob("related-*.json"))) == 2
+    assert set(rel2) == {"a", "b", "c", "d"} and rel2["d"][0][0] in {"a", "b"}
+    assert list((tmp_path / "viz").glob("related-*.json")) != cached  # replaced, not piled up
+    assert len(list((tmp_path / "viz").glob("related-*.json"))) == 1
