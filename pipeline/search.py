@@ -34,6 +34,11 @@ log = logging.getLogger(__name__)
 BUNDLE = "pagefind"
 
 
+UNUSED = ("pagefind-ui.", "pagefind-component-ui.", "pagefind-modular-ui.", "pagefind-highlight.",
+          "pagefind-worker.")
+"""Files Pagefind writes that the site never loads (its stock UIs; search.js runs without the worker):
+not published."""
+
 PASSAGE_PARAGRAPHS = 6
 """Transcript paragraphs per search record (a passage never spans two chapters)."""
 
@@ -122,6 +127,8 @@ def _sync_bundle(new: Path, final: Path) -> None:
     wanted: set[str] = set()
     files = sorted(p for p in new.rglob("*") if p.is_file())
     for src in sorted(files, key=lambda p: p.name == entry):
+        if src.name.startswith(UNUSED):
+            continue
         rel = src.relative_to(new).as_posix()
         wanted.add(rel)
         dst = final / rel
