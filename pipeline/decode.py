@@ -1,9 +1,8 @@
-"""Decode: any audio or video file -> 16 kHz mono PCM, streamed into the stage cache.
+"""Decode: any audio or video file -> 16 kHz mono PCM, streamed through ffmpeg into the stage cache.
 
 ``probe`` checks the file first (in-process, with PyAV) and turns every way it can be unusable
 (missing, empty, not media, no audio stream, too short) into one :class:`InputError` line.
-``decode`` decodes in-process with PyAV (the FFmpeg libraries; the same resampling as faster-whisper's
-``decode_audio``) and streams the PCM in blocks into ``<cache>/decode/<audio hash>/audio.s16`` (16-bit,
+``decode`` streams ffmpeg's PCM output in blocks into ``<cache>/decode/<audio hash>/audio.s16`` (16-bit,
 so a 3-hour recording is 350 MB on disk and never all in memory) and memory-maps it; stages read
 float32 windows of it with :meth:`DecodedAudio.read`. A decoded file is reused on the next run.
 """
@@ -12,8 +11,9 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Callable, Iterator
-from typing import Any
+import shutil
+import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -21,7 +21,7 @@ import numpy as np
 
 from .cache import file_hash
 from .content import atomic_write
-from .errors import InputError, StageError
+from .errors import DependencyMissing, InputError, StageError
 
 log = logging.getLogger(__name__)
 
@@ -30,8 +30,8 @@ MIN_SECONDS = 0.5
 """Shorter inputs are refused: there is nothing to transcribe or diarize in them."""
 SILENCE_DBFS = -55.0
 """A recording whose loudest second is quieter than this is treated as silent."""
-DECODE_VERSION = 2  # 2: PyAV's resampler (faster-whisper's decode_audio), not the ffmpeg CLI
-_BLOCK = SAMPLE_RATE * 2 * 8  # bytes written to the cache at a time (8 s of audio)
+DECODE_VERSION = 1
+_BLOCK = SAMPLE_RATE * 2 * 8  # bytes read from ffmpeg at a time (8 s of audio)
 
 Progress = Callable[[str, float, float], None]
 """progress(stage, seconds_done, seconds_total): called as a stage advances."""
@@ -78,6 +78,20 @@ class DecodedAudio:
         return (np.asarray(self.samples()[a:b], dtype=np.float32) / 32768.0) if b > a else np.zeros(0, np.float32)
 
 
+def _require_ffmpeg() -> None:
+    if shutil.which("ffmpeg") is None:
+        raise DependencyMissing("ffmpeg is not installed",
+                                hint="install it with `apt-get install ffmpeg` (or `make system-deps`)")
+
+
+def _last_line(stderr: bytes | None, path: Path | None = None) -> str:
+    lines = [ln.strip() for ln in (stderr or b"").decode("utf-8", "replace").splitlines() if ln.strip()]
+    line = lines[-1] if lines else "unknown ffmpeg error"
+    if path is not None and line.startswith(f"{path}: "):
+        line = line[len(str(path)) + 2:]
+    return line
+
+
 def probe(path: Path) -> AudioInfo:
     """Check that ``path`` holds a decodable audio stream; InputError (one line) otherwise.
 
@@ -85,6 +99,7 @@ def probe(path: Path) -> AudioInfo:
     1-20 ms, where an ``ffprobe`` subprocess cost ~0.3 s per recording (bench/asr.py)."""
     import av
 
+    _require_ffmpeg()
     path = Path(path)
     if not path.exists():
         raise InputError(path, "no such file")
@@ -114,6 +129,8 @@ def probe(path: Path) -> AudioInfo:
 
 def decode(path: Path, cache_dir: Path, progress: Progress | None = None) -> DecodedAudio:
     """Decode ``path`` to 16 kHz mono in the cache (or reuse an earlier decode of the same bytes)."""
+    import ffmpeg
+
     path = Path(path)
     info = probe(path)
     audio_hash = file_hash(path, Path(cache_dir))
@@ -129,31 +146,48 @@ def decode(path: Path, cache_dir: Path, progress: Progress | None = None) -> Dec
     out_dir.mkdir(parents=True, exist_ok=True)
     pcm = out_dir / "audio.s16"
     tmp = out_dir / "audio.s16.part"
-    problems: list[str] = []
+    proc = (ffmpeg.input(str(path))
+            .output("pipe:", format="s16le", acodec="pcm_s16le", ac=1, ar=SAMPLE_RATE, vn=None)
+            .global_args("-nostdin", "-hide_banner", "-v", "error")
+            .run_async(pipe_stdout=True, pipe_stderr=True))
+    errors: list[bytes] = []
+    reader = threading.Thread(target=lambda: errors.append(proc.stderr.read()), daemon=True)
+    reader.start()
     n_bytes = 0
     peak = 0.0
+    carry = b""
     total = max(info.duration, 1e-6)
     try:
         with open(tmp, "wb") as fh:
-            for block in _pcm_blocks(path, problems):
+            while True:
+                block = proc.stdout.read(_BLOCK)
+                if not block:
+                    break
                 fh.write(block)
                 n_bytes += len(block)
-                x = np.frombuffer(block, dtype=np.int16).astype(np.float32) / 32768.0
+                data = carry + block
+                usable = len(data) - len(data) % 2
+                x = np.frombuffer(data[:usable], dtype=np.int16).astype(np.float32) / 32768.0
+                carry = data[usable:]
                 for i in range(0, len(x), SAMPLE_RATE):  # RMS of each second
                     sec = x[i:i + SAMPLE_RATE]
                     if len(sec) >= SAMPLE_RATE // 4:
                         peak = max(peak, float(np.sqrt(np.mean(sec * sec))))
                 if progress:
                     progress("decode", min(n_bytes / (2 * SAMPLE_RATE), total), total)
+        code = proc.wait()
+        reader.join()
     except BaseException:
+        proc.kill()
         tmp.unlink(missing_ok=True)
         raise
+    stderr = b"".join(errors)
     n_samples = n_bytes // 2
-    if problems:
-        log.warning("decode: problems reading %s: %s", path, problems[-1])
-    if n_samples == 0 and problems:
+    if code != 0:
         tmp.unlink(missing_ok=True)
-        raise InputError(path, f"could not be decoded ({problems[-1]})")
+        raise InputError(path, f"could not be decoded ({_last_line(stderr, path)})")
+    if stderr.strip():
+        log.warning("decode: ffmpeg reported problems in %s: %s", path, _last_line(stderr))
     if info.duration > 0 and n_samples / SAMPLE_RATE < 0.9 * info.duration - 1.0:
         tmp.unlink(missing_ok=True)
         raise InputError(path, f"truncated or corrupt: only {n_samples / SAMPLE_RATE:.1f} s of "
@@ -163,37 +197,6 @@ def decode(path: Path, cache_dir: Path, progress: Progress | None = None) -> Dec
     atomic_write(meta_path, json.dumps({"n_samples": n_samples, "peak_dbfs": peak_dbfs, "source": str(path)}))
     log.info("decode: %s -> %.1f s of 16 kHz mono", path.name, n_samples / SAMPLE_RATE)
     return _checked(path, DecodedAudio(str(pcm), audio_hash, str(path), n_samples, peak_dbfs))
-
-
-def _pcm_blocks(path: Path, problems: list[str]) -> Iterator[bytes]:
-    """16 kHz mono s16 PCM of the first audio stream, in blocks of ``_BLOCK`` bytes (the last one shorter).
-
-    Decoded and resampled in-process with PyAV, as faster-whisper's ``decode_audio`` does (same samples as
-    a bare faster-whisper run; no ffmpeg process to start: ~0.2 s per recording), one frame at a time, so
-    memory stays bounded whatever the length. A corrupt packet ends the stream; what was decoded is kept,
-    the reason goes to ``problems`` and the caller's length check decides whether that is acceptable."""
-    import av
-
-    buf = bytearray()
-    with av.open(str(path), metadata_errors="ignore") as container:
-        stream = container.streams.audio[0]
-        resampler = av.AudioResampler(format="s16", layout="mono", rate=SAMPLE_RATE)
-
-        def frames() -> Iterator[Any]:
-            try:
-                for frame in container.decode(stream):
-                    yield from resampler.resample(frame)
-            except av.FFmpegError as exc:
-                problems.append(getattr(exc, "strerror", None) or str(exc))
-            yield from resampler.resample(None)  # flush
-
-        for frame in frames():
-            buf += frame.to_ndarray().tobytes()
-            if len(buf) >= _BLOCK:
-                yield bytes(buf)
-                buf.clear()
-    if buf:
-        yield bytes(buf)
 
 
 def _checked(path: Path, audio: DecodedAudio) -> DecodedAudio:
