@@ -2,11 +2,10 @@
 tempo and level variations, encoded as MP3), processed by recap and by a bare faster-whisper call,
 each in its own process so peak memory (max RSS) is measured separately.
 
-    .venv/bin/python bench/long.py [--minutes 60] [--transcribe-only]
+    .venv/bin/python bench/long.py [--minutes 60]
 
-Prints wall time, CPU time, real-time factor and peak memory of both; WER of both and DER of recap against
-the sample's references, shifted and scaled for every copy. ``--transcribe-only`` runs recap's decode and
-transcribe stages only (no diarization): the like-for-like overhead against bare faster-whisper.
+Prints wall time, real-time factor and peak memory of both; WER of both and DER of recap against
+the sample's references, shifted and scaled for every copy.
 """
 
 from __future__ import annotations
@@ -75,15 +74,6 @@ def child(kind: str, audio: str, cache: str) -> None:
                                    hallucination_silence_threshold=2.0)
         text = " ".join(s.text for s in segs)
         out = {"text": text, "duration": len(x) / 16000}
-    elif kind == "recap-asr":
-        from pipeline.decode import decode
-        from pipeline.transcribe import TranscribeOptions, transcribe
-
-        a = decode(Path(audio), Path(cache))
-        t1 = time.perf_counter()
-        segs, _ = transcribe(a, TranscribeOptions(device="cpu"), Path(cache))
-        out = {"text": " ".join(s["text"] for s in segs), "duration": a.duration, "turns": [],
-               "timings": {"decode": t1 - t0, "transcribe": time.perf_counter() - t1}}
     else:
         from pipeline.process import ProcessOptions, process_recording
 
@@ -111,7 +101,6 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--minutes", type=float, default=60.0)
     ap.add_argument("--child", nargs=3)
-    ap.add_argument("--transcribe-only", action="store_true", help="recap's decode + transcribe, no diarization")
     args = ap.parse_args()
     if args.child:
         child(*args.child)
@@ -135,23 +124,20 @@ def main() -> None:
                 ref_ann[Segment(offset + s, offset + s + d), n] = p[7]
                 n += 1
         bare, bare_mem = run_child("bare", audio, tmp / "cache-bare")
-        rec, rec_mem = run_child("recap-asr" if args.transcribe_only else "recap", audio, tmp / "cache")
+        rec, rec_mem = run_child("recap", audio, tmp / "cache")
         hyp = Annotation(uri="x")
         for i, (a, b, spk) in enumerate(rec["turns"]):
             hyp[Segment(a, b), i] = spk
-        der = DiarizationErrorRate(collar=0.25)(ref_ann, hyp) if rec["turns"] else float("nan")
+        der = DiarizationErrorRate(collar=0.25)(ref_ann, hyp)
         dur = rec["duration"]
         print(f"audio: {dur / 60:.1f} min MP3 built from {len(copies)} varied copies of pyannote's sample")
         print(f"bare faster-whisper (tiny.en, whole file in memory): {bare['wall']:.0f} s, "
               f"cpu {bare['cpu']:.0f} s, RTF {bare['wall'] / dur:.3f}, peak memory {bare_mem:.0f} MiB, WER {jiwer.wer(ref, norm(bare['text'])):.3f}")
         stages = ", ".join(f"{k} {v:.0f} s" for k, v in rec["timings"].items())
         tr = rec["timings"].get("transcribe", 0) + rec["timings"].get("decode", 0)
-        what = "decode + transcribe" if args.transcribe_only else "process_recording"
-        print(f"recap {what}: {rec['wall']:.0f} s, cpu {rec['cpu']:.0f} s (all stages), RTF {rec['wall'] / dur:.3f}, peak memory {rec_mem:.0f} MiB "
+        print(f"recap process_recording: {rec['wall']:.0f} s, cpu {rec['cpu']:.0f} s (all stages), RTF {rec['wall'] / dur:.3f}, peak memory {rec_mem:.0f} MiB "
               f"({stages})")
         print(f"recap decode+transcribe vs bare: {tr:.0f} s vs {bare['wall']:.0f} s ({100 * (tr / bare['wall'] - 1):+.1f}%)")
-        if args.transcribe_only:
-            print(f"recap vs bare CPU time: {rec['cpu']:.0f} s vs {bare['cpu']:.0f} s ({100 * (rec['cpu'] / bare['cpu'] - 1):+.1f}%)")
         print(f"recap WER {jiwer.wer(ref, norm(rec['text'])):.3f}, DER {der:.3f} (collar 0.25), "
               f"speakers found {len({t[2] for t in rec['turns']})}")
     finally:

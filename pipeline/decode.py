@@ -1,6 +1,6 @@
 """Decode: any audio or video file -> 16 kHz mono PCM, streamed through ffmpeg into the stage cache.
 
-``probe`` checks the file first (in-process, with PyAV) and turns every way it can be unusable
+``probe`` checks the file first (ffprobe via ffmpeg-python) and turns every way it can be unusable
 (missing, empty, not media, no audio stream, too short) into one :class:`InputError` line.
 ``decode`` streams ffmpeg's PCM output in blocks into ``<cache>/decode/<audio hash>/audio.s16`` (16-bit,
 so a 3-hour recording is 350 MB on disk and never all in memory) and memory-maps it; stages read
@@ -79,9 +79,10 @@ class DecodedAudio:
 
 
 def _require_ffmpeg() -> None:
-    if shutil.which("ffmpeg") is None:
-        raise DependencyMissing("ffmpeg is not installed",
-                                hint="install it with `apt-get install ffmpeg` (or `make system-deps`)")
+    for tool in ("ffmpeg", "ffprobe"):
+        if shutil.which(tool) is None:
+            raise DependencyMissing(f"{tool} is not installed",
+                                    hint="install it with `apt-get install ffmpeg` (or `make system-deps`)")
 
 
 def _last_line(stderr: bytes | None, path: Path | None = None) -> str:
@@ -93,11 +94,8 @@ def _last_line(stderr: bytes | None, path: Path | None = None) -> str:
 
 
 def probe(path: Path) -> AudioInfo:
-    """Check that ``path`` holds a decodable audio stream; InputError (one line) otherwise.
-
-    Read in-process with PyAV (faster-whisper's own decoder, the same FFmpeg libraries as the CLI): about
-    1-20 ms, where an ``ffprobe`` subprocess cost ~0.3 s per recording (bench/asr.py)."""
-    import av
+    """Check that ``path`` holds a decodable audio stream; InputError (one line) otherwise."""
+    import ffmpeg
 
     _require_ffmpeg()
     path = Path(path)
@@ -108,23 +106,20 @@ def probe(path: Path) -> AudioInfo:
     if path.stat().st_size == 0:
         raise InputError(path, "empty file (0 bytes)")
     try:
-        with av.open(str(path), metadata_errors="ignore") as container:
-            kinds = sorted({s.type or "?" for s in container.streams}) or ["no streams"]
-            streams = list(container.streams.audio)
-            if not streams:
-                raise InputError(path, f"has no audio stream (found: {', '.join(kinds)})")
-            s = streams[0]
-            if s.duration is not None and s.time_base is not None:
-                duration = float(s.duration * s.time_base)
-            else:
-                duration = (container.duration or 0) / 1_000_000  # av.time_base: microseconds
-            ctx = s.codec_context
-            return AudioInfo(str(path), duration, ctx.name or "?", int(s.sample_rate or 0), int(ctx.channels or 0))
-    except av.FFmpegError as exc:
-        reason = getattr(exc, "strerror", None) or str(exc)
-        raise InputError(path, f"not a readable audio or video file ({reason})") from None
-    except (OSError, ValueError) as exc:  # PyAV's errors subclass these; anything else it raises
-        raise InputError(path, f"not a readable audio or video file ({exc})") from None
+        info = ffmpeg.probe(str(path))
+    except ffmpeg.Error as exc:
+        raise InputError(path, f"not a readable audio or video file ({_last_line(exc.stderr, path)})") from None
+    streams = [s for s in info.get("streams", []) if s.get("codec_type") == "audio"]
+    if not streams:
+        kinds = sorted({s.get("codec_type", "?") for s in info.get("streams", [])}) or ["no streams"]
+        raise InputError(path, f"has no audio stream (found: {', '.join(kinds)})")
+    s = streams[0]
+    try:
+        duration = float(s.get("duration") or info.get("format", {}).get("duration") or 0.0)
+    except ValueError:
+        duration = 0.0
+    return AudioInfo(str(path), duration, s.get("codec_name", "?"), int(s.get("sample_rate") or 0),
+                     int(s.get("channels") or 0))
 
 
 def decode(path: Path, cache_dir: Path, progress: Progress | None = None) -> DecodedAudio:
