@@ -39,7 +39,7 @@ from typing import Any
 import tomli_w
 
 from .errors import ContentError, LockedError
-from .ids import check_id
+from .ids import check_id, is_plain_relpath
 from .models import Chapter, Episode, Mention, Paper, Person, Poster, Transcript
 from .serialize import DataError, from_data, to_data
 
@@ -217,8 +217,7 @@ class ContentStore:
     def path(self, rel: str) -> Path:
         """``content/<rel>``, refusing any ``rel`` that could leave content/ (checked on the text:
         absolute, ``..``, empty parts, backslashes)."""
-        parts = rel.split("/")
-        if not rel or rel.startswith("/") or "\\" in rel or any(p in {"", ".", ".."} for p in parts):
+        if not is_plain_relpath(rel):
             raise ContentError(f"refusing to touch {rel!r}: outside content/")
         return self.root / rel
 

@@ -27,5 +27,12 @@ def check_id(value: str, what: str = "id") -> str:
     return value
 
 
+def is_plain_relpath(rel: str) -> bool:
+    """A ``/``-separated relative path that cannot leave the folder it is joined to (no absolute
+    path, ``..``, ``.``, empty part or backslash): checked on the text, without the file system."""
+    return bool(rel) and not rel.startswith("/") and "\\" not in rel and all(
+        p not in {"", ".", ".."} for p in rel.split("/"))
+
+
 def is_id(value: str) -> bool:
     return isinstance(value, str) and bool(_ID.match(value)) and ".." not in value

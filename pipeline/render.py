@@ -39,6 +39,7 @@ from urllib.parse import quote, urlsplit
 from .config import Project
 from .errors import ContentError
 from .export import site_path, speaker_name, to_chapters, to_json, to_srt, to_vtt
+from .ids import is_plain_relpath
 from .models import Episode, Paper, Person, Poster, Utterance
 from .serialize import to_data
 from .timefmt import format_timestamp
@@ -131,7 +132,13 @@ class Site:
         self.env = make_env(project.template_dirs)
         self.template_hash = _templates_hash(project.template_dirs)
         self.memo: dict[Any, Any] = {}
-        """Derived data the optional stages (viz, report) compute once per build."""
+        """Derived data computed once per build (see :meth:`once`)."""
+
+    def once(self, key: Any, compute: Callable[[], Any]) -> Any:
+        """``compute()``, computed on the first call with ``key`` in this build and kept after."""
+        if key not in self.memo:
+            self.memo[key] = compute()
+        return self.memo[key]
 
     # URLs ------------------------------------------------------------------------------------
     def url(self, kind: str, ident: str) -> str:
@@ -524,13 +531,14 @@ def person_context(site: Site, person: Person) -> dict:
 
 def _papers_by_author(site: Site) -> dict[str, list[str]]:
     """Author name -> ids of their papers (catalog order), once per build (not 388 x 3,586 scans)."""
-    if "by-author" not in site.memo:
-        index: dict[str, list[str]] = defaultdict(list)
+    def index() -> dict[str, list[str]]:
+        out: dict[str, list[str]] = defaultdict(list)
         for p in site.papers.values():
             for name in dict.fromkeys(p.authors):
-                index[name].append(p.id)
-        site.memo["by-author"] = dict(index)
-    return site.memo["by-author"]
+                out[name].append(p.id)
+        return dict(out)
+
+    return site.once("by-author", index)
 
 
 @page_builder
@@ -653,13 +661,8 @@ def static_files(site: Site) -> Iterator[Page]:
 
 def content_digest(site: Site, rel: str) -> str | None:
     """sha256 of a file under content/ (cheaper than hashing the parsed records it holds), once per build."""
-    key = ("digest", rel)
-    if key not in site.memo:
-        p = site.store.root / rel
-        site.memo[key] = hashlib.sha256(p.read_bytes()).hexdigest() if p.is_file() else None
-    return site.memo[key]
-
-
+    p = site.store.root / rel
+    return site.once(("digest", rel), lambda: hashlib.sha256(p.read_bytes()).hexdigest() if p.is_file() else None)
 
 
 def _file_stamp(p: Path | None) -> list | None:
@@ -736,8 +739,7 @@ def _safe_out(out: Path, rel: str) -> Path:
     """``out / rel`` when ``rel`` is a plain relative path that stays inside ``out`` (checked on the
     text: page paths are built from checked ids, and resolving each of thousands of paths through the
     file system cost seconds per build)."""
-    parts = rel.split("/")
-    if not rel or rel.startswith("/") or "\\" in rel or any(p in {"", ".", ".."} for p in parts):
+    if not is_plain_relpath(rel):
         raise ContentError(f"refusing to write {rel!r}: outside the site folder {out}")
     return out / rel
 

