@@ -11,7 +11,7 @@
 3. Hugo (``/usr/bin/hugo``): the same 3,586 papers as Markdown pages with a minimal theme
    (home, a papers list, one page per paper), generated in a temporary folder.
 4. Search payload: the bytes a browser downloads to answer one query, measured in headless
-   Chromium (Playwright) on the built site served on 127.0.0.1: every /pagefind/ response from
+   Chromium (Playwright) on the built site served on 127.0.0.1: every /search-index/ response (and the search script) from
    opening the search page to the results being shown.
 
 Targets (issue 7): full build <= 3x Hugo, one-paper rebuild < 2 s, peak memory < 2 GB,
@@ -114,7 +114,7 @@ def make_hugo_site(content: Path, dest: Path) -> int:
 
 # -- search payload --------------------------------------------------------------------------------
 def search_payload(site: Path, query: str) -> tuple[int, int, int, str]:
-    """(bytes, bytes if the host gzips text, files, per-kind detail) of the /pagefind/ responses
+    """(bytes, bytes if the host gzips text, files, per-kind detail) of the /search-index/ responses
     (and the site's search script) to open the search page and answer ``query``."""
     from playwright.sync_api import sync_playwright
 
@@ -135,7 +135,7 @@ def search_payload(site: Path, query: str) -> tuple[int, int, int, str]:
             page = browser.new_page()
 
             def on_response(resp):
-                if "/pagefind/" in resp.url or resp.url.endswith("/static/search.js"):
+                if "/search-index/" in resp.url or resp.url.endswith("/static/search.js"):
                     try:
                         sizes[resp.url] = resp.body()
                     except Exception:  # noqa: BLE001 - a cancelled request downloaded nothing
@@ -143,11 +143,11 @@ def search_payload(site: Path, query: str) -> tuple[int, int, int, str]:
 
             page.on("response", on_response)
             page.goto(f"{base}/{search_page.replace('index.html', '')}", wait_until="networkidle")
-            box = page.locator("input[type=search], .pagefind-ui__search-input, input[name=q]").first
+            box = page.locator("input[type=search]").first
             box.fill(query)
             box.press("Enter")
-            try:  # Pagefind UI results (or any list of result links the search page renders)
-                page.wait_for_selector(".pagefind-ui__result-link, [data-search-result] a, .search-results a",
+            try:
+                page.wait_for_selector(".search-results a",
                                        timeout=20000)
             except Exception:  # noqa: BLE001 - measured anyway; reported as what was fetched
                 pass

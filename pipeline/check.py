@@ -8,7 +8,8 @@
   files), ``on*`` event-handler attributes, ``javascript:`` URLs, or a page without a CSP that
   forbids inline scripts;
 * an invalid RSS feed (RSS 2.0 required elements, enclosures, ``podcast:`` elements);
-* invalid Podcasting 2.0 JSON chapters files.
+* invalid Podcasting 2.0 JSON chapters files;
+* a search index whose term shards name documents that are not there.
 """
 
 from __future__ import annotations
@@ -18,6 +19,8 @@ from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
 from lxml import etree, html
+
+from .search import INDEX_DIR, check_index
 
 from .feeds import PODCAST_NS
 
@@ -35,7 +38,7 @@ def check_site(site_dir: Path, base_url: str = "/") -> list[str]:
     pages: dict[Path, etree._Element] = {}
     for p in sorted(site_dir.rglob("*.html")):
         rel = p.relative_to(site_dir)
-        if rel.parts[0] in ("pagefind",) or rel.parts[0].startswith("."):
+        if rel.parts[0] == INDEX_DIR or rel.parts[0].startswith("."):
             continue
         try:
             pages[p.resolve()] = html.fromstring(p.read_bytes())
@@ -104,7 +107,7 @@ def check_site(site_dir: Path, base_url: str = "/") -> list[str]:
             problems.append(f"{chapters.relative_to(site_dir)}: not JSON ({exc})")
             continue
         problems += [f"{chapters.relative_to(site_dir)}: {p}" for p in check_chapters(data)]
-    return problems
+    return problems + check_index(site_dir)
 
 
 def _directive(csp: str, name: str) -> str:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import functools
 import logging
 import signal
+import sys
 import threading
 from pathlib import Path
 
@@ -71,12 +72,22 @@ def _sigterm(signum, frame) -> None:
     raise KeyboardInterrupt
 
 
+def _unraisable(args) -> None:
+    """A Ctrl-C that lands inside a C callback (llvmlite's object cache, under numba) is printed as
+    "Exception ignored" and swallowed; deliver it again so the command still stops cleanly."""
+    if isinstance(args.exc_value, KeyboardInterrupt):
+        signal.raise_signal(signal.SIGINT)
+        return
+    sys.__unraisablehook__(args)
+
+
 class _Group(click.Group):
     """Turns Ctrl-C and SIGTERM into one line and exit code 130 instead of a traceback."""
 
     def invoke(self, ctx: click.Context):
         if threading.current_thread() is threading.main_thread():
             signal.signal(signal.SIGTERM, _sigterm)  # unwind like Ctrl-C: locks released, temp files removed
+            sys.unraisablehook = _unraisable
         try:
             return super().invoke(ctx)
         except KeyboardInterrupt:

@@ -195,10 +195,12 @@ def publish(project: Project, options: PublishOptions = PublishOptions()) -> Pub
 def build_for_production(project: Project, out: Path, base_url: str) -> None:
     """A full build of content/ for ``base_url`` into ``out`` (never the preview ``site/``)."""
     from .render import MANIFEST, build_site
+    from .search import STATE
 
     log.info("Building the site for %s", base_url)
     build_site(project, base_url=base_url, out=out, full=True)
-    (out / MANIFEST).unlink(missing_ok=True)  # the incremental build's bookkeeping, not a page
+    for bookkeeping in (MANIFEST, STATE):  # the incremental build's, not pages
+        (out / bookkeeping).unlink(missing_ok=True)
 
 
 def check_for_production(site: Path, base_url: str) -> None:

@@ -12,7 +12,8 @@ How a build works (read this before adding a page):
    (``site/.recap-manifest.json``: output path -> hash) says which pages are up to date: those are
    neither rendered nor written. Pages whose content is gone are removed. Two pages writing the same
    path are refused. Each write is atomic (temporary file, then rename).
-4. When any HTML page changed, the Pagefind index is rebuilt (:mod:`pipeline.search`).
+4. Pages carry their search documents (``Page.search``); the search index (:mod:`pipeline.search`)
+   re-tokenizes only the documents of pages whose hash changed.
 
 Links are base-aware: ``{{ base }}papers/<id>/`` where ``base`` is the path part of
 ``config.site.base_url`` ("/" locally, "/podcast/" under a sub-path); feeds and Open Graph tags use
@@ -36,6 +37,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote, urlsplit
 
+from . import search as search_docs
 from .config import Project
 from .errors import ContentError
 from .export import site_path, speaker_name, to_chapters, to_json, to_srt, to_vtt
@@ -88,6 +90,7 @@ class Page:
     inputs: Any  # every piece of data the page shows: its hash decides whether it is rewritten
     render: Callable[[], str | bytes]
     listed: bool = True  # in sitemap.xml (hidden pages, e.g. a quality report, say False)
+    search: Callable[[], list] | None = None  # the page's search documents (pipeline.search.SearchDoc)
 
 
 @dataclass
@@ -96,7 +99,7 @@ class BuildReport:
     written: list[str] = field(default_factory=list)
     unchanged: list[str] = field(default_factory=list)
     removed: list[str] = field(default_factory=list)
-    indexed: bool = False  # the search index was rebuilt
+    indexed: int = 0  # search documents (re)indexed
 
     @property
     def pages(self) -> int:
@@ -104,7 +107,7 @@ class BuildReport:
 
     def summary(self) -> str:
         parts = [f"{len(self.written)} written", f"{len(self.unchanged)} unchanged", f"{len(self.removed)} removed"]
-        search = "; search index rebuilt" if self.indexed else ""
+        search = f"; {self.indexed} search documents indexed" if self.indexed else ""
         return f"Site in {self.site_dir}: {self.pages} files ({', '.join(parts)}){search}"
 
 
@@ -347,8 +350,9 @@ def page_builder(fn: PageBuilder) -> PageBuilder:
     return fn
 
 
-def _html(site: Site, path: str, template: str, ctx: dict, *, listed: bool = True) -> Page:
-    return Page(path, {"template": template, **ctx}, lambda: site.render(template, **ctx), listed)
+def _html(site: Site, path: str, template: str, ctx: dict, *, listed: bool = True,
+          search: Callable[[], list] | None = None) -> Page:
+    return Page(path, {"template": template, **ctx}, lambda: site.render(template, **ctx), listed, search)
 
 
 def episode_context(site: Site, ep: Episode) -> dict:
@@ -437,7 +441,8 @@ def episode_pages(site: Site) -> Iterator[Page]:
             ctx["episode"]["audio"] = None
         ctx["extras"] = {"before_chapters": _hook("viz", "episode_timeline_html", site, ep),
                          "side": _hook("report", "report_link_html", site, slug)}
-        yield _html(site, f"episodes/{slug}/index.html", "episode.html", ctx)
+        yield _html(site, f"episodes/{slug}/index.html", "episode.html", ctx,
+                    search=lambda ep=ep: search_docs.episode_docs(site, ep))
         names = {label: speaker_name(ep, label, site.people) for label in ep.speakers}
         t_inputs = {"transcript": content_digest(site, f"episodes/{slug}/transcript.json"), "names": names}
         yield Page(f"episodes/{slug}/transcript.vtt", t_inputs, lambda ep=ep: to_vtt(ep, site.people))
@@ -488,7 +493,8 @@ def paper_pages(site: Site) -> Iterator[Page]:
     for pid, paper in site.papers.items():
         ctx = paper_context(site, paper)
         ctx["extras"] = {"side": _hook("viz", "related_html", site, pid)}
-        yield _html(site, f"papers/{pid}/index.html", "paper.html", ctx)
+        yield _html(site, f"papers/{pid}/index.html", "paper.html", ctx,
+                    search=lambda paper=paper: search_docs.paper_docs(site, paper))
 
 
 @page_builder
@@ -498,7 +504,8 @@ def poster_pages(site: Site) -> Iterator[Page]:
         ctx = {"poster": _poster_ref(site, poster) | {"excerpt": poster.excerpt, "end": poster.end},
                "episode": {"slug": ep.slug, "title": ep.title, "url": site.url("episode", ep.slug)} if ep else None,
                "og_url": site.absolute(site_path("poster", pid))}
-        yield _html(site, f"posters/{pid}/index.html", "poster.html", ctx)
+        yield _html(site, f"posters/{pid}/index.html", "poster.html", ctx,
+                    search=lambda poster=poster: search_docs.poster_docs(site, poster))
         img = site.store.poster_image(poster)
         if img is not None:
             yield _file(f"posters/{pid}/{img.name}", img)
@@ -544,7 +551,8 @@ def _papers_by_author(site: Site) -> dict[str, list[str]]:
 @page_builder
 def person_pages(site: Site) -> Iterator[Page]:
     for pid, person in site.people.items():
-        yield _html(site, f"people/{pid}/index.html", "person.html", person_context(site, person))
+        yield _html(site, f"people/{pid}/index.html", "person.html", person_context(site, person),
+                    search=lambda person=person: search_docs.person_docs(site, person))
 
 
 def _episode_card(site: Site, ep: Episode) -> dict:
@@ -761,8 +769,8 @@ def build_site(project: Project, *, base_url: str | None = None, out: Path | Non
                full: bool = False, search: bool = True) -> BuildReport:
     """Build the site into ``out`` (default ``project.site_dir``), rewriting only what changed.
 
-    ``full`` ignores the manifest and re-renders every page. ``search`` rebuilds the Pagefind index
-    when any HTML page changed (or the index is missing)."""
+    ``full`` ignores the manifest and re-renders every page (and re-indexes every search document).
+    ``search`` updates the search index with the documents of the pages that changed."""
     from .feeds import sitemap
 
     out = Path(out) if out is not None else project.site_dir
@@ -780,11 +788,13 @@ def build_site(project: Project, *, base_url: str | None = None, out: Path | Non
     listed = [p.path for p in pages if p.listed and p.path.endswith(".html")]
     pages.append(Page("sitemap.xml", listed, lambda: sitemap(site, listed), listed=False))
     new: dict[str, str] = {}
-    html_changed = False
+    searchable: dict[str, tuple[str, Callable[[], list]]] = {}
     for page in pages:
         target = _safe_out(out, page.path)
         digest = _hash(page.inputs, site_key)
         new[page.path] = digest
+        if page.search is not None:
+            searchable[page.path] = (digest, page.search)
         if old.get(page.path) == digest and target.exists():
             report.unchanged.append(page.path)
             continue
@@ -795,21 +805,16 @@ def build_site(project: Project, *, base_url: str | None = None, out: Path | Non
             continue
         _write(target, raw)
         report.written.append(page.path)
-        html_changed |= page.path.endswith(".html")
     for rel in sorted(set(old) - set(new)):
         target = _safe_out(out, rel)
         if target.exists():
             target.unlink()
             report.removed.append(rel)
-            html_changed |= rel.endswith(".html")
         _prune_empty(target.parent, out)
     _write(manifest_path, (json.dumps({"base_url": site.base_url, "pages": new}, indent=0, sort_keys=True) + "\n").encode())
 
-    if search and (html_changed or full or not (out / "pagefind" / "pagefind.js").exists()):
-        from .search import index_site
-
-        index_site(site, out)
-        report.indexed = True
+    if search:
+        report.indexed = search_docs.write_index(out, searchable, site.config.language or "en", full=full).docs
     log.debug("%s", report.summary())
     return report
 

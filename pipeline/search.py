@@ -1,189 +1,435 @@
-"""The search index: Pagefind, run offline through the binary the ``pagefind`` PyPI package ships.
+"""The search index: static, sharded by term, and updated in place when a few pages change.
 
-Indexed: the pages' ``data-pagefind-body`` regions (episodes, papers, posters, people; each page
-says its type with ``data-pagefind-filter="type:..."``), plus the episodes' transcripts as
-*passages*: up to :data:`PASSAGE_PARAGRAPHS` paragraphs of one chapter, given to Pagefind as a small
-HTML document whose paragraphs each sit under a heading with the paragraph's anchor id. Pagefind
-returns the matching paragraphs of a passage as sub-results, so a hit on words said in an episode
-opens the episode at that paragraph (``episodes/<slug>/#t-1528``). One record per paragraph (27k at
-conference scale) made the metadata every query downloads 173 KB; passages divide it by about six.
-The episode page's own transcript is marked ``data-pagefind-ignore`` so the same words are not
-indexed twice.
+The site's search runs in the browser on files under ``site/search-index/``; no server, no
+request leaving the site. What is indexed: every episode, paper, poster and person page, and each
+episode's transcript as *passages* (up to :data:`PASSAGE_PARAGRAPHS` paragraphs of one chapter,
+each paragraph with its anchor), so a hit on words said opens the episode at that paragraph.
 
-The browser side is ``templates/static/search.js`` (a small UI on ``pagefind.js``). The bundle is
-written to a fresh folder and swapped in, so a reader never sees half an index.
+Files (all JSON, small, named so an unchanged part of the index keeps its bytes):
+
+- ``meta.json``: number of documents, their mean length, the types present, the tokenizer settings;
+- ``t/<key>.json``: the postings of every term whose first four characters are ``key``
+  (``{term: [doc, tf, length, type, doc, tf, length, type, ...]}``), so one query downloads the
+  shards of its own terms only;
+- ``d/<doc>.json``: one document (URL relative to the site root, title, type, sections), fetched
+  for the results shown, to build their excerpts.
+
+Why not Pagefind (used before): it has no incremental mode, so one edited abstract re-indexed the
+whole conference (~19 s for 3,586 papers and 50 episodes); here a build re-tokenizes only the pages
+whose inputs changed and rewrites only the shards of their terms. ``site/.recap-search.json`` is
+the bookkeeping (page -> its hash and document numbers); it is removed while the index is being
+changed, so an interrupted update is followed by a full rebuild, never by a half-updated index.
+
+The tokenizer is defined twice, here and in ``templates/static/search.js``, and must agree:
+Unicode NFKD without combining marks, lower case, runs of letters and digits, stop words dropped,
+and (for English) plural endings removed (Harman's S-stemmer). ``tests/test_search.py`` runs both
+on the same words.
 """
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
+import json
 import logging
-import os
+import re
 import shutil
+import unicodedata
+from collections import Counter
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
 
-from .errors import DependencyMissing, StageError
-
-if TYPE_CHECKING:
-    from .render import Site
+from .errors import StageError
 
 log = logging.getLogger(__name__)
 
-BUNDLE = "pagefind"
-
-
-UNUSED = ("pagefind-ui.", "pagefind-component-ui.", "pagefind-modular-ui.", "pagefind-highlight.",
-          "pagefind-worker.")
-"""Files Pagefind writes that the site never loads (its stock UIs; search.js runs without the worker):
-not published."""
-
+INDEX_DIR = "search-index"
+STATE = ".recap-search.json"
+INDEX_VERSION = 1
 PASSAGE_PARAGRAPHS = 6
-"""Transcript paragraphs per search record (a passage never spans two chapters)."""
+"""Transcript paragraphs per passage (a passage never spans two chapters)."""
+TITLE_WEIGHT = 3
+"""A word of the title counts as this many words of the body."""
+KEY_CHARS = 4
+TYPES = ("episode", "paper", "poster", "person")
+
+STOP_WORDS = {
+    "en": sorted("""a an and are as at be but by can could did do does for from had has have he her his how i if
+    in into is it its me my no not of on or our she so than that the their them then there these they this those
+    to us was we were what when where which who why will with would you your um uh""".split()),
+}
 
 
-def transcript_passages(site: Site) -> list[tuple[str, str]]:
-    """(url, HTML document) of every transcript passage, for Pagefind's ``add_html_file``. Every
-    text is escaped: transcripts, titles and names are untrusted."""
-    from html import escape
+@dataclass
+class Section:
+    text: str
+    anchor: str | None = None  # id of the element to open (a transcript paragraph)
+    heading: str | None = None  # shown as the link text of that moment
 
+
+@dataclass
+class SearchDoc:
+    url: str  # relative to the site root: "papers/x/", "episodes/slug/"
+    title: str
+    type: str  # one of TYPES
+    sections: list[Section] = field(default_factory=list)
+
+
+DocsFn = Callable[[], list[SearchDoc]]
+
+
+# -- tokens ----------------------------------------------------------------------------------------
+_WORD = re.compile(r"[^\W_]+")
+
+
+@dataclass(frozen=True)
+class Tokenizer:
+    language: str = "en"
+
+    @property
+    def stem(self) -> str:
+        return "en" if self.language.lower().startswith("en") else ""
+
+    @property
+    def stop(self) -> list[str]:
+        return STOP_WORDS.get(self.stem, [])
+
+    def settings(self) -> dict:
+        return {"v": INDEX_VERSION, "stem": self.stem, "stop": self.stop}
+
+    def terms(self, text: str) -> list[str]:
+        if not text.isascii():
+            text = "".join(c for c in unicodedata.normalize("NFKD", text) if not unicodedata.category(c).startswith("M"))
+        stop = _stop_set(self.stem)
+        words = [w for w in _WORD.findall(text.lower()) if w not in stop]
+        return [s_stem(w) for w in words] if self.stem == "en" else words
+
+
+def _stop_set(stem: str, _cache: dict = {}) -> frozenset:  # noqa: B006 - a per-process cache
+    if stem not in _cache:
+        _cache[stem] = frozenset(STOP_WORDS.get(stem, []))
+    return _cache[stem]
+
+
+def s_stem(word: str) -> str:
+    """Harman's S-stemmer (plural endings only: conservative, and easy to mirror in JavaScript)."""
+    if len(word) < 4 or not word.isalpha():
+        return word
+    if word.endswith("ies") and not word.endswith(("eies", "aies")):
+        return word[:-3] + "y"
+    if word.endswith("es") and not word.endswith(("aes", "ees", "oes")):
+        return word[:-1]
+    if word.endswith("s") and not word.endswith(("us", "ss")):
+        return word[:-1]
+    return word
+
+
+def shard_key(term: str) -> str:
+    return term[:KEY_CHARS]
+
+
+def shard_file(key: str) -> str:
+    """File name of a shard: the key itself when it is plain ASCII, else its UTF-8 bytes in hex."""
+    return key if re.fullmatch(r"[a-z0-9]+", key) else "_" + key.encode("utf-8").hex()
+
+
+def doc_terms(doc: SearchDoc, tok: Tokenizer) -> tuple[Counter, int]:
+    """(term -> weighted count, length in words) of a document: title words count TITLE_WEIGHT times."""
+    counts: Counter = Counter()
+    title = tok.terms(doc.title)
+    for t in title:
+        counts[t] += TITLE_WEIGHT
+    length = len(title)
+    for s in doc.sections:
+        words = tok.terms(s.text) + (tok.terms(s.heading) if s.heading else [])
+        counts.update(words)
+        length += len(words)
+    return counts, max(length, 1)
+
+
+def _fragment(doc: SearchDoc) -> dict:
+    return {"u": doc.url, "t": doc.title, "k": doc.type, "s": [[s.anchor, s.heading, s.text] for s in doc.sections]}
+
+
+def _from_fragment(data: dict) -> SearchDoc:
+    return SearchDoc(data["u"], data["t"], data["k"], [Section(text, anchor, heading) for anchor, heading, text in data["s"]])
+
+
+def _dump(obj) -> bytes:
+    return json.dumps(obj, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+
+
+def _write(path: Path, data: bytes) -> None:
+    from .render import _write as atomic
+
+    atomic(path, data)
+
+
+# -- the index -------------------------------------------------------------------------------------
+@dataclass
+class IndexUpdate:
+    docs: int = 0  # documents (re)indexed
+    removed: int = 0  # documents dropped
+    shards: int = 0  # term shards written
+    full: bool = False
+
+    def __bool__(self) -> bool:
+        return bool(self.docs or self.removed or self.full)
+
+
+class _Rebuild(Exception):
+    """The incremental update cannot proceed (bookkeeping and files disagree): rebuild in full."""
+
+
+def update_index(out: Path, pages: dict[str, tuple[str, DocsFn]], language: str = "en", *,
+                 full: bool = False) -> IndexUpdate:
+    """Bring ``out/search-index`` up to date with ``pages`` (page path -> (page hash, its documents)).
+
+    Only pages whose hash differs from the last update are asked for their documents; the shards
+    of their old and new terms are rewritten. ``full`` (or missing/old bookkeeping) rebuilds it all."""
+    out = Path(out)
+    tok = Tokenizer(language)
+    state = None if full else _load_state(out, tok)
+    try:
+        if state is not None:
+            return _incremental(out, pages, tok, state)
+    except _Rebuild as exc:
+        log.info("search index: %s; rebuilding it", exc)
+    return _full(out, pages, tok)
+
+
+def _load_state(out: Path, tok: Tokenizer) -> dict | None:
+    try:
+        state = json.loads((out / STATE).read_text("utf-8"))
+    except (OSError, ValueError):
+        return None
+    if not isinstance(state, dict) or state.get("settings") != tok.settings() \
+            or not (out / INDEX_DIR / "meta.json").is_file():
+        return None
+    return state
+
+
+def _postings_of(docs: Iterable[tuple[int, SearchDoc]], tok: Tokenizer) -> tuple[dict, dict]:
+    """({shard key: {term: {doc: [tf, length, type]}}}, {doc: [length, type]})."""
+    shards: dict[str, dict[str, dict[int, list]]] = {}
+    info: dict[int, list] = {}
+    for num, doc in docs:
+        counts, length = doc_terms(doc, tok)
+        kind = TYPES.index(doc.type)
+        info[num] = [length, kind]
+        for term, tf in counts.items():
+            shards.setdefault(shard_key(term), {}).setdefault(term, {})[num] = [tf, length, kind]
+    return shards, info
+
+
+def _flat(postings: dict[int, list]) -> list:
+    return [x for num in sorted(postings) for x in (num, *postings[num])]
+
+
+def _unflat(flat: list) -> dict[int, list]:
+    return {flat[i]: flat[i + 1:i + 4] for i in range(0, len(flat), 4)}
+
+
+def _full(out: Path, pages: dict[str, tuple[str, DocsFn]], tok: Tokenizer) -> IndexUpdate:
+    root = out / INDEX_DIR
+    (out / STATE).unlink(missing_ok=True)
+    numbered: list[tuple[int, SearchDoc]] = []
+    page_docs: dict[str, list] = {}
+    for path, (digest, docs_fn) in sorted(pages.items()):
+        nums = []
+        for doc in docs_fn():
+            numbered.append((len(numbered), doc))
+            nums.append(len(numbered) - 1)
+        page_docs[path] = [digest, nums]
+    shards, info = _postings_of(numbered, tok)
+    wanted = {f"t/{shard_file(k)}.json" for k in shards} | {f"d/{n}.json" for n, _ in numbered} | {"meta.json"}
+    for num, doc in numbered:
+        _write_if_changed(root / "d" / f"{num}.json", _dump(_fragment(doc)))
+    for key, terms in shards.items():
+        _write_if_changed(root / "t" / f"{shard_file(key)}.json",
+                          _dump({t: _flat(p) for t, p in sorted(terms.items())}))
+    _remove_unwanted(root, wanted)
+    state = {"settings": tok.settings(), "next": len(numbered), "pages": page_docs,
+             "docs": {str(n): v for n, v in info.items()}}
+    _finish(out, state)
+    return IndexUpdate(docs=len(numbered), shards=len(shards), full=True)
+
+
+def _incremental(out: Path, pages: dict[str, tuple[str, DocsFn]], tok: Tokenizer, state: dict) -> IndexUpdate:
+    root = out / INDEX_DIR
+    old_pages: dict[str, list] = state["pages"]
+    changed = [p for p, (digest, _) in pages.items() if old_pages.get(p, [None])[0] != digest]
+    removed = [p for p in old_pages if p not in pages]
+    if not changed and not removed:
+        return IndexUpdate()
+    gone = [n for p in changed + removed if p in old_pages for n in old_pages[p][1]]
+    old_docs = []
+    for num in gone:
+        try:
+            old_docs.append((num, _from_fragment(json.loads((root / "d" / f"{num}.json").read_bytes()))))
+        except (OSError, ValueError, KeyError, TypeError) as exc:
+            raise _Rebuild(f"document {num} unreadable ({exc})") from exc
+    (out / STATE).unlink(missing_ok=True)  # from here on, an interruption means a full rebuild
+    next_num = state["next"]
+    new_docs: list[tuple[int, SearchDoc]] = []
+    for path in changed:
+        nums = []
+        for doc in pages[path][1]():
+            new_docs.append((next_num, doc))
+            nums.append(next_num)
+            next_num += 1
+        old_pages[path] = [pages[path][0], nums]
+    for path in removed:
+        del old_pages[path]
+    for num, doc in new_docs:
+        _write(root / "d" / f"{num}.json", _dump(_fragment(doc)))
+    minus, _ = _postings_of(old_docs, tok)
+    plus, info = _postings_of(new_docs, tok)
+    docs_info = state["docs"]
+    for num in gone:
+        docs_info.pop(str(num), None)
+    docs_info.update({str(n): v for n, v in info.items()})
+    for key in set(minus) | set(plus):
+        path = root / "t" / f"{shard_file(key)}.json"
+        try:
+            shard = json.loads(path.read_bytes()) if path.exists() else {}
+        except (OSError, ValueError) as exc:
+            raise _Rebuild(f"shard {path.name} unreadable ({exc})") from exc
+        for term in set(minus.get(key, {})) | set(plus.get(key, {})):
+            postings = _unflat(shard.get(term, []))
+            for num in minus.get(key, {}).get(term, {}):
+                postings.pop(num, None)
+            postings.update(plus.get(key, {}).get(term, {}))
+            if postings:
+                shard[term] = _flat(postings)
+            else:
+                shard.pop(term, None)
+        if shard:
+            _write(path, _dump(dict(sorted(shard.items()))))
+        else:
+            path.unlink(missing_ok=True)
+    for num in gone:
+        (root / "d" / f"{num}.json").unlink(missing_ok=True)
+    state["next"] = next_num
+    _finish(out, state)
+    return IndexUpdate(docs=len(new_docs), removed=len(gone), shards=len(set(minus) | set(plus)))
+
+
+def _finish(out: Path, state: dict) -> None:
+    """meta.json from the bookkeeping, then the bookkeeping itself (last: it vouches for the files)."""
+    info = state["docs"].values()
+    n = len(info)
+    kinds = Counter(TYPES[k] for _, k in info)
+    meta = {"v": INDEX_VERSION, "docs": n, "avg": round(sum(length for length, _ in info) / n, 2) if n else 1,
+            "types": list(TYPES), "present": sorted(kinds), "stem": state["settings"]["stem"],
+            "stop": state["settings"]["stop"], "key": KEY_CHARS}
+    _write_if_changed(out / INDEX_DIR / "meta.json", _dump(meta))
+    _write(out / STATE, _dump(state))
+
+
+def _write_if_changed(path: Path, data: bytes) -> None:
+    with contextlib.suppress(OSError):
+        if path.stat().st_size == len(data) and path.read_bytes() == data:
+            return
+    _write(path, data)
+
+
+def _remove_unwanted(root: Path, wanted: set[str]) -> None:
+    for p in sorted(root.rglob("*")):
+        if p.is_file() and p.relative_to(root).as_posix() not in wanted:
+            p.unlink()
+
+
+def remove_index(out: Path) -> None:
+    """Drop the index and its bookkeeping (a site built without search)."""
+    shutil.rmtree(Path(out) / INDEX_DIR, ignore_errors=True)
+    (Path(out) / STATE).unlink(missing_ok=True)
+
+
+def check_index(out: Path) -> list[str]:
+    """Problems with the index under ``out``: every document a shard names must exist."""
+    root = Path(out) / INDEX_DIR
+    if not (root / "meta.json").is_file():
+        return []
+    docs = {p.stem for p in (root / "d").glob("*.json")}
+    problems = []
+    for shard in sorted((root / "t").glob("*.json")):
+        try:
+            data = json.loads(shard.read_bytes())
+        except ValueError as exc:
+            problems.append(f"{INDEX_DIR}/t/{shard.name}: not JSON ({exc})")
+            continue
+        missing = {str(n) for flat in data.values() for n in flat[0::4]} - docs
+        if missing:
+            problems.append(f"{INDEX_DIR}/t/{shard.name}: names missing documents {sorted(missing)[:5]}")
+    return problems
+
+
+# -- documents of the site's pages -----------------------------------------------------------------
+def transcript_passages(site, slug: str) -> list[SearchDoc]:
+    """An episode's transcript as passages of up to PASSAGE_PARAGRAPHS paragraphs of one chapter."""
     from .export import site_path
     from .timefmt import format_timestamp
 
-    lang = escape(site.config.language or "en")
+    ep = site.episodes[slug]
+    titles = {i: c.title for i, c in enumerate(ep.chapters)}
+    groups: list[list] = []
+    for p in site.paragraphs[slug]:
+        if not groups or len(groups[-1]) >= PASSAGE_PARAGRAPHS or p.chapter != groups[-1][0].chapter:
+            groups.append([])
+        groups[-1].append(p)
     out = []
-    for slug, ep in site.episodes.items():
-        chapters = {i: c.title for i, c in enumerate(ep.chapters)}
-        groups: list[list] = []
-        for p in site.paragraphs[slug]:
-            if not groups or len(groups[-1]) >= PASSAGE_PARAGRAPHS or p.chapter != groups[-1][0].chapter:
-                groups.append([])
-            groups[-1].append(p)
-        for group in groups:
-            first = group[0]
-            where = chapters.get(first.chapter) if first.chapter is not None else None
-            title = f"{ep.title} · {format_timestamp(first.start)}" + (f" · {where}" if where else "")
-            body = "".join(
-                f'<h2 id="{escape(p.id)}">{escape(format_timestamp(p.start) + (" · " + p.speaker if p.speaker else ""))}'
-                f"</h2><p>{escape(p.text)}</p>" for p in group)
-            html = (f'<!doctype html><html lang="{lang}"><head><title>{escape(title)}</title></head><body>'
-                    f'<main data-pagefind-body data-pagefind-filter="type:episode" data-pagefind-meta="passage:1">'
-                    f'<h1 data-pagefind-meta="title">{escape(title)}</h1>{body}</main></body></html>')
-            out.append((f"/{site_path('episode', slug)}?at={first.id}", html))
+    for group in groups:
+        first = group[0]
+        where = titles.get(first.chapter) if first.chapter is not None else None
+        title = f"{ep.title} · {format_timestamp(first.start)}" + (f" · {where}" if where else "")
+        out.append(SearchDoc(site_path("episode", slug), title, "episode", [
+            Section(p.text, p.id, format_timestamp(p.start) + (f" · {p.speaker}" if p.speaker else ""))
+            for p in group]))
     return out
 
 
-def index_site(site: Site, out: Path) -> None:
-    """(Re)build ``out/pagefind`` from the HTML under ``out`` and the transcript passages."""
+def _docs_text(*parts: str | None) -> str:
+    return "\n".join(p for p in parts if p)
+
+
+def paper_docs(site, paper) -> list[SearchDoc]:
+    from .export import site_path
+
+    text = _docs_text(" ".join(paper.aliases), ", ".join(paper.authors), paper.venue, paper.abstract,
+                      *(n.text for n in paper.notes))
+    return [SearchDoc(site_path("paper", paper.id), paper.title, "paper", [Section(text)])]
+
+
+def episode_docs(site, ep) -> list[SearchDoc]:
+    from .export import site_path
+
+    text = _docs_text(ep.description, ep.summary.text if ep.summary else None,
+                      *(c.title for c in ep.chapters),
+                      *(c.summary.text for c in ep.chapters if c.summary))
+    return [SearchDoc(site_path("episode", ep.slug), ep.title, "episode", [Section(text)]),
+            *transcript_passages(site, ep.slug)]
+
+
+def poster_docs(site, poster) -> list[SearchDoc]:
+    from .export import site_path
+
+    ref = site.paper_ref(poster.paper)
+    title = ref["title"] if ref else poster.id
+    text = _docs_text(", ".join(site.name(p) for p in poster.presenters), poster.excerpt)
+    return [SearchDoc(site_path("poster", poster.id), title, "poster", [Section(text)])]
+
+
+def person_docs(site, person) -> list[SearchDoc]:
+    from .export import site_path
+
+    text = _docs_text(" ".join(person.aliases), person.affiliation)
+    return [SearchDoc(site_path("person", person.id), person.name, "person", [Section(text)])]
+
+
+def write_index(out: Path, pages: dict[str, tuple[str, DocsFn]], language: str, *, full: bool) -> IndexUpdate:
+    """:func:`update_index`, with file-system failures reported as one stage error."""
     try:
-        import pagefind.index  # noqa: F401
-    except ImportError as exc:  # pragma: no cover - pagefind is a core dependency
-        raise DependencyMissing("the pagefind package is not installed", hint="pip install 'pagefind[extended]'") from exc
-
-    out = Path(out).resolve()
-    tmp_name = f".{BUNDLE}.new"
-    tmp = out / tmp_name
-    shutil.rmtree(tmp, ignore_errors=True)
-    passages = transcript_passages(site)
-    language = site.config.language or "en"
-
-    async def run() -> None:
-        config = {"force_language": language, "output_path": str(tmp)}
-        service = await _service_class()().launch()
-        try:
-            index = await service.create_index(config)  # type: ignore[arg-type]
-            await index.add_directory(str(out), glob="{episodes,papers,posters,people}/**/*.html")
-            for start in range(0, len(passages), 200):  # pipelined, in bounded batches
-                await asyncio.gather(*(index.add_html_file(url=url, content=html)
-                                       for url, html in passages[start:start + 200]))
-            await index.write_files(str(tmp))
-        finally:
-            await service.close()
-
-    try:
-        _run_async(run)
-    except (OSError, RuntimeError, AssertionError) as exc:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise StageError(f"search index for {out}: pagefind failed ({exc})",
-                         hint="rebuild with `recap build --full`") from exc
-    if not (tmp / "pagefind.js").exists():
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise StageError(f"search index for {out}: pagefind wrote no index", hint="rebuild with `recap build --full`")
-    _sync_bundle(tmp, out / BUNDLE)
-    log.info("search index: %d transcript passages indexed", len(passages))
-
-
-def _sync_bundle(new: Path, final: Path) -> None:
-    """Move the new bundle into place file by file, entry point last, then drop stale files.
-
-    Pagefind names its index, filter and fragment files by content hash, so after a small change
-    almost every file already exists with the same name and bytes: only the new ones are moved in,
-    and only the ones no longer used are deleted (removing and rewriting the whole folder cost
-    tens of seconds at conference scale). Readers keep using the old entry point until the new
-    one, written last, refers to files that are all in place."""
-    final.mkdir(parents=True, exist_ok=True)
-    entry = "pagefind-entry.json"
-    wanted: set[str] = set()
-    files = sorted(p for p in new.rglob("*") if p.is_file())
-    for src in sorted(files, key=lambda p: p.name == entry):
-        if src.name.startswith(UNUSED):
-            continue
-        rel = src.relative_to(new).as_posix()
-        wanted.add(rel)
-        dst = final / rel
-        if dst.is_file() and dst.stat().st_size == src.stat().st_size and dst.read_bytes() == src.read_bytes():
-            continue
-        dst.parent.mkdir(parents=True, exist_ok=True)
-        os.replace(src, dst)
-    for old in sorted(final.rglob("*")):
-        if old.is_file() and old.relative_to(final).as_posix() not in wanted:
-            with contextlib.suppress(OSError):
-                old.unlink()
-    shutil.rmtree(new, ignore_errors=True)
-
-
-def _run_async(fn) -> None:
-    """asyncio.run(fn()), in a worker thread when this thread already runs an event loop
-    (a notebook, Playwright's sync API)."""
-    try:
-        asyncio.get_running_loop()
-    except RuntimeError:
-        asyncio.run(fn())
-        return
-    from concurrent.futures import ThreadPoolExecutor
-
-    with ThreadPoolExecutor(1) as pool:
-        pool.submit(lambda: asyncio.run(fn())).result()
-
-
-def _service_class():
-    """The pagefind package's service client, minus the 0.1 s sleep its reader takes before each
-    response (which made 400 transcript records take 45 s). The reader awaits the pipe instead."""
-    import base64
-    import json
-
-    from pagefind.service import PagefindService
-
-    class Service(PagefindService):
-        async def _wait_for_responses(self) -> None:
-            assert self._backend.stdout is not None
-            while True:
-                raw = await self._backend.stdout.readuntil(b",")
-                resp = json.loads(base64.b64decode(raw[:-1]))
-                if not resp:
-                    continue
-                payload = resp.get("payload") or {}
-                message_id = resp.get("message_id")
-                if message_id is None and payload.get("original_message"):
-                    message_id = json.loads(payload["original_message"]).get("message_id")
-                future = self._responses.get(message_id) if message_id is not None else None
-                if future is None or future.done():
-                    log.debug("pagefind: unexpected response %s", str(resp)[:200])
-                    continue
-                if payload.get("type") == "Error":
-                    future.set_exception(RuntimeError(payload.get("message", "pagefind error")))
-                else:
-                    future.set_result(payload)
-
-    return Service
+        return update_index(out, pages, language, full=full)
+    except OSError as exc:
+        raise StageError(f"search index for {out}: {exc}", hint="rebuild with `recap build --full`") from exc

@@ -142,7 +142,7 @@ def test_every_kind_of_page_is_built(seed_root, site_dir):
                 "search/index.html", "feed.xml", "sitemap.xml", f"episodes/{SLUG}/index.html",
                 f"episodes/{SLUG}/chapters.json", f"episodes/{SLUG}/transcript.vtt", f"episodes/{SLUG}/transcript.srt",
                 f"episodes/{SLUG}/transcript.json", f"episodes/{SLUG}/audio.mp3",
-                "people/jeff-dean/index.html", "pagefind/pagefind.js"]:
+                "people/jeff-dean/index.html", "search-index/meta.json"]:
         assert (site_dir / rel).is_file(), rel
     (poster,) = open_project(seed_root).content.load_posters().values()
     assert (site_dir / "posters" / poster.id / "index.html").is_file()
@@ -174,8 +174,14 @@ def test_episode_page_content(site_dir):
         target = a.get("href")[1:]
         para = doc.get_element_by_id(target)
         assert float(para.xpath('./a[@class="ts"]/@data-t')[0]) <= float(a.get("data-t"))
-    # the transcript stays out of the page's own search record (paragraphs are indexed separately)
-    assert doc.xpath('//section[@id="transcript"]/@data-pagefind-ignore') == [""]
+    # search: the page's own document holds no transcript; the transcript is indexed as passages
+    # whose sections open paragraphs of this page
+    docs = [json.loads(p.read_bytes()) for p in (site_dir / "search-index" / "d").glob("*.json")]
+    own = [d for d in docs if d["u"] == f"episodes/{SLUG}/" and d["s"][0][0] is None]
+    passages = [d for d in docs if d["u"] == f"episodes/{SLUG}/" and d["s"][0][0]]
+    assert len(own) == 1 and "Toolformer" not in own[0]["s"][0][2]
+    anchors = [s[0] for d in passages for s in d["s"]]
+    assert len(anchors) == len(doc.xpath('//p[contains(@class, "para")]')) and set(anchors) <= set(doc.xpath("//@id"))
     # no per-word markup: the whole page stays small for a 3h20m episode
     assert (site_dir / f"episodes/{SLUG}/index.html").stat().st_size < 1_500_000
 
@@ -207,7 +213,7 @@ def test_site_checker_finds_no_problem(site_dir):
 
 def test_site_checker_catches_broken_links_and_live_markup(site_dir, tmp_path):
     bad = tmp_path / "bad"
-    shutil.copytree(site_dir, bad, ignore=shutil.ignore_patterns("*.mp3", "pagefind"))
+    shutil.copytree(site_dir, bad, ignore=shutil.ignore_patterns("*.mp3", "search-index"))
     page = bad / "papers" / "index.html"
     text = page.read_text("utf-8")
     text = text.replace("</main>", '<a href="/papers/no-such-paper/">x</a><a href="/episodes/'
@@ -318,7 +324,7 @@ def test_incremental_builds(seed_root, tmp_path):
     from pipeline.render import build_site
 
     root = tmp_path / "copy"
-    shutil.copytree(seed_root, root, ignore=shutil.ignore_patterns("pagefind"))
+    shutil.copytree(seed_root, root, ignore=shutil.ignore_patterns("search-index"))
     project = open_project(root)
     first = build_site(project, search=False)
     assert first.written == [] and first.removed == [] and first.pages > 200  # nothing changed since the seed build

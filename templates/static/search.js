@@ -1,7 +1,10 @@
-/* Site search on Pagefind's JavaScript API (pagefind.js + its WebAssembly, served from this site:
-   no request leaves it). A small UI of our own instead of Pagefind's 120 KB default one: results
-   are plain links; excerpts are rebuilt from text nodes (only <mark> is kept), never inserted as HTML.
-   Transcript passages list the moments that matched, each linking to its paragraph (#t-<seconds>). */
+/* Site search on recap's static index (search-index/, written by pipeline/search.py): a query
+   downloads meta.json, the shard of each of its words (t/<first 4 letters>.json) and the documents
+   of the results shown (d/<n>.json). Nothing leaves the site, nothing is inserted as HTML: results
+   and excerpts are built from text nodes, with <mark> around the words that matched.
+   The tokenizer below mirrors pipeline/search.py (Tokenizer, s_stem); tests/test_search.py runs
+   both on the same words. Ranking: BM25 over the documents that hold every word of the query (the
+   last word also matches as a prefix, so results come while typing). */
 (function () {
   "use strict";
   var root = document.getElementById("search");
@@ -14,20 +17,91 @@
   var status = root.querySelector(".search-status");
   var list = root.querySelector("ol.search-results");
   var more = root.querySelector("button.search-more");
-  var PAGE = 10;
-  var engine = null;
-  var current = { results: [], shown: 0, seq: 0 };
+  var PAGE = 10, K1 = 1.2, B = 0.75, EXCERPT_WORDS = 24;
+  var cache = {};
+  var current = { results: [], shown: 0, seq: 0, terms: [] };
 
-  function pagefind() {
-    if (!engine) {
-      engine = import(bundle + "pagefind.js").then(function (pf) {
-        // noWorker: search on the page's own thread, sparing the 41 KB worker script per visit
-        return pf.options({ baseUrl: base, excerptLength: 24, noWorker: true }).then(function () { return pf; });
+  function json(path) {
+    if (!cache[path]) {
+      cache[path] = fetch(bundle + path).then(function (r) {
+        if (r.status === 404) return null;
+        if (!r.ok) throw new Error(path + ": " + r.status);
+        return r.json();
       });
     }
-    return engine;
+    return cache[path];
   }
 
+  function meta() { return json("meta.json"); }
+
+  // -- tokens (as pipeline/search.py) --------------------------------------------------------------
+  function sStem(w) {
+    if (w.length < 4 || !/^\p{L}+$/u.test(w)) return w;
+    if (/ies$/.test(w) && !/[ea]ies$/.test(w)) return w.slice(0, -3) + "y";
+    if (/es$/.test(w) && !/[aeo]es$/.test(w)) return w.slice(0, -1);
+    if (/s$/.test(w) && !/(us|ss)$/.test(w)) return w.slice(0, -1);
+    return w;
+  }
+
+  function terms(text, m) {
+    var s = text.normalize("NFKD").replace(/\p{M}/gu, "").toLowerCase();
+    var out = [], words = s.match(/[\p{L}\p{N}]+/gu) || [];
+    var stop = m.stopSet || (m.stopSet = new Set(m.stop));
+    words.forEach(function (w) {
+      if (!stop.has(w)) out.push(m.stem === "en" ? sStem(w) : w);
+    });
+    return out;
+  }
+
+  function shardFile(key) {
+    if (/^[a-z0-9]+$/.test(key)) return key;
+    return "_" + Array.from(new TextEncoder().encode(key), function (b) { return b.toString(16).padStart(2, "0"); }).join("");
+  }
+
+  // -- ranking -------------------------------------------------------------------------------------
+  // postings of one query word: doc -> [tf, length, type]; the last word also as a prefix
+  function postings(term, prefix, m) {
+    var key = Array.from(term).slice(0, m.key).join("");
+    return json("t/" + shardFile(key) + ".json").then(function (shard) {
+      var out = new Map(), matched = [];
+      if (!shard) return { docs: out, matched: matched };
+      Object.keys(shard).forEach(function (t) {
+        if (t !== term && !(prefix && term.length >= m.key && t.indexOf(term) === 0)) return;
+        matched.push(t);
+        var flat = shard[t];
+        for (var i = 0; i < flat.length; i += 4) {
+          var prev = out.get(flat[i]);
+          if (prev) prev[0] += flat[i + 1];
+          else out.set(flat[i], [flat[i + 1], flat[i + 2], flat[i + 3]]);
+        }
+      });
+      return { docs: out, matched: matched };
+    });
+  }
+
+  function rank(q, kind, m) {
+    var words = terms(q, m);
+    if (!words.length) return Promise.resolve({ results: [], matched: [] });
+    var wanted = kind ? m.types.indexOf(kind) : -1;
+    return Promise.all(words.map(function (w, i) { return postings(w, i === words.length - 1, m); })).then(function (lists) {
+      var scores = new Map(), matched = [];
+      lists.forEach(function (l, i) {
+        matched = matched.concat(l.matched);
+        var idf = Math.log(1 + (m.docs - l.docs.size + 0.5) / (l.docs.size + 0.5));
+        l.docs.forEach(function (p, doc) {
+          if (wanted >= 0 && p[2] !== wanted) return;
+          if (i > 0 && !scores.has(doc)) return;  // every word of the query
+          var s = idf * p[0] * (K1 + 1) / (p[0] + K1 * (1 - B + B * p[1] / m.avg));
+          scores.set(doc, (i > 0 ? scores.get(doc) : 0) + s);
+        });
+        if (i > 0) scores.forEach(function (_, doc) { if (!l.docs.has(doc)) scores.delete(doc); });
+      });
+      var results = Array.from(scores.entries()).sort(function (a, b) { return b[1] - a[1] || a[0] - b[0]; });
+      return { results: results.map(function (r) { return r[0]; }), matched: matched };
+    });
+  }
+
+  // -- rendering -----------------------------------------------------------------------------------
   function el(tag, cls, text) {
     var e = document.createElement(tag);
     if (cls) e.className = cls;
@@ -35,48 +109,49 @@
     return e;
   }
 
-  function copyText(from, into) {
-    from.childNodes.forEach(function (n) {
-      if (n.nodeType === 3) into.appendChild(document.createTextNode(n.textContent));
-      else if (n.nodeType === 1 && n.tagName === "MARK") into.appendChild(el("mark", null, n.textContent));
-      else if (n.nodeType === 1) copyText(n, into);
-    });
+  function hits(word, m) {
+    return terms(word, m).some(function (t) { return current.terms.has(t); });
   }
 
-  function excerpt(html) {
+  function excerpt(text, m) {
     var p = el("p", "search-excerpt");
-    copyText(new DOMParser().parseFromString("<p>" + (html || "") + "</p>", "text/html").body, p);
+    var words = text.split(/\s+/).filter(Boolean);
+    var at = words.findIndex(function (w) { return hits(w, m); });
+    var from = Math.max(0, (at < 0 ? 0 : at) - Math.floor(EXCERPT_WORDS / 3));
+    var part = words.slice(from, from + EXCERPT_WORDS);
+    if (from > 0) p.appendChild(document.createTextNode("… "));
+    part.forEach(function (w, i) {
+      if (i) p.appendChild(document.createTextNode(" "));
+      p.appendChild(hits(w, m) ? el("mark", null, w) : document.createTextNode(w));
+    });
+    if (from + EXCERPT_WORDS < words.length) p.appendChild(document.createTextNode(" …"));
     return p;
   }
 
-  function link(url, anchor) {
-    var path = url.split("#")[0].split("?")[0];
-    return anchor ? path + "#" + anchor : path;
-  }
-
-  function render(data) {
+  function render(doc, m) {
     var li = el("li", "search-result");
-    var kind = (data.filters && data.filters.type && data.filters.type[0]) || "";
-    if (data.meta && data.meta.passage) {
-      li.appendChild(el("p", "search-title", data.meta.title));
+    var sections = doc.s || [];
+    if (sections.length && sections[0][0]) {  // a transcript passage: its matching moments
+      li.appendChild(el("p", "search-title", doc.t));
       var moments = el("ul", "search-moments");
-      (data.sub_results || []).filter(function (s) { return s.anchor && s.anchor.id; }).slice(0, 3).forEach(function (s) {
-        var m = el("li");
-        var a = el("a", "result-link", s.title);
-        a.href = link(data.url, s.anchor.id);
-        m.appendChild(a);
-        m.appendChild(excerpt(s.excerpt));
-        moments.appendChild(m);
+      var matching = sections.filter(function (s) { return s[2].split(/\s+/).some(function (w) { return hits(w, m); }); });
+      (matching.length ? matching : sections).slice(0, 3).forEach(function (s) {
+        var item = el("li");
+        var a = el("a", "result-link", s[1] || doc.t);
+        a.href = base + doc.u + "#" + s[0];
+        item.appendChild(a);
+        item.appendChild(excerpt(s[2], m));
+        moments.appendChild(item);
       });
       li.appendChild(moments);
     } else {
-      var a = el("a", "result-link", (data.meta && data.meta.title) || data.url);
-      a.href = link(data.url);
       var h = el("p", "search-title");
-      h.appendChild(a);
-      if (kind) h.appendChild(el("span", "search-kind", kind));
+      var link = el("a", "result-link", doc.t || doc.u);
+      link.href = base + doc.u;
+      h.appendChild(link);
+      h.appendChild(el("span", "search-kind", doc.k));
       li.appendChild(h);
-      li.appendChild(excerpt(data.excerpt));
+      li.appendChild(excerpt(sections.map(function (s) { return s[2]; }).join(" "), m));
     }
     return li;
   }
@@ -86,9 +161,10 @@
     var next = current.results.slice(current.shown, current.shown + PAGE);
     current.shown += next.length;
     more.hidden = current.shown >= current.results.length;
-    return Promise.all(next.map(function (r) { return r.data(); })).then(function (items) {
+    return Promise.all([meta()].concat(next.map(function (n) { return json("d/" + n + ".json"); }))).then(function (docs) {
       if (seq !== current.seq) return;
-      items.forEach(function (d) { list.appendChild(render(d)); });
+      var m = docs.shift();
+      docs.forEach(function (d) { if (d) list.appendChild(render(d, m)); });
     });
   }
 
@@ -99,14 +175,16 @@
     more.hidden = true;
     if (!q) { status.textContent = ""; return Promise.resolve(); }
     status.textContent = "Searching…";
-    var opts = type.value ? { filters: { type: type.value } } : {};
-    return pagefind().then(function (pf) { return pf.search(q, opts); }).then(function (res) {
-      if (seq !== current.seq) return;
-      current.results = res.results;
-      current.shown = 0;
-      var n = res.results.length;
-      status.textContent = n === 0 ? "No results for “" + q + "”." : n + (n === 1 ? " result" : " results") + " for “" + q + "”.";
-      return showMore();
+    return meta().then(function (m) {
+      return rank(q, type.value, m).then(function (res) {
+        if (seq !== current.seq) return;
+        current.results = res.results;
+        current.terms = new Set(res.matched);
+        current.shown = 0;
+        var n = res.results.length;
+        status.textContent = n === 0 ? "No results for “" + q + "”." : n + (n === 1 ? " result" : " results") + " for “" + q + "”.";
+        return showMore();
+      });
     }).catch(function () {
       status.textContent = "Search is not available (the index could not be loaded).";
     });
@@ -127,12 +205,14 @@
 
   var params = new URLSearchParams(location.search);
   input.value = params.get("q") || "";
-  if (params.get("type")) type.value = params.get("type");
-  pagefind().then(function (pf) { return pf.filters(); }).then(function (filters) {
-    Object.keys((filters && filters.type) || {}).sort().forEach(function (k) {
+  meta().then(function (m) {
+    (m.present || []).forEach(function (k) {
       if (!type.querySelector("option[value='" + k + "']")) type.appendChild(el("option", null, k)).value = k;
     });
     if (params.get("type")) type.value = params.get("type");
-  }).catch(function () {});
-  if (input.value) search();
+    if (input.value) search();
+  }).catch(function () {
+    status.textContent = "Search is not available (the index could not be loaded).";
+  });
+  window.recapSearchTerms = function (text) { return meta().then(function (m) { return terms(text, m); }); };
 })();
