@@ -24,10 +24,12 @@ from __future__ import annotations
 
 import bisect
 import contextlib
+import functools
 import hashlib
 import json
 import logging
 import os
+import pickle
 import re
 import tempfile
 from collections import defaultdict
@@ -125,17 +127,19 @@ class Site:
         self.base = urlsplit(base_url).path or "/"  # the path prefix used in links
         store = project.content
         self.store = store
+        self.memo: dict[Any, Any] = {}
+        """Derived data computed once per build (see :meth:`once`)."""
         self.papers: dict[str, Paper] = store.load_papers()
         self.posters: dict[str, Poster] = store.load_posters()
         self.people: dict[str, Person] = store.load_people()
-        self.episodes: dict[str, Episode] = {s: store.load_episode(s) for s in store.episode_slugs()}
-        self.paragraphs: dict[str, list[Paragraph]] = {s: make_paragraphs(e, self.people) for s, e in self.episodes.items()}
+        self.episodes: dict[str, Episode] = {s: store.load_episode(s, lazy_transcript=True)
+                                             for s in store.episode_slugs()}
+        self.texts: dict[str, EpisodeText] = {s: episode_text(self, e) for s, e in self.episodes.items()}
+        self.paragraphs: dict[str, list[Paragraph]] = {s: t.paragraphs for s, t in self.texts.items()}
         self._para_starts = {s: [p.start for p in ps] for s, ps in self.paragraphs.items()}
         self.moments: dict[str, list[Moment]] = self._paper_moments()
         self.env = make_env(project.template_dirs)
         self.template_hash = _templates_hash(project.template_dirs)
-        self.memo: dict[Any, Any] = {}
-        """Derived data computed once per build (see :meth:`once`)."""
 
     def once(self, key: Any, compute: Callable[[], Any]) -> Any:
         """``compute()``, computed on the first call with ``key`` in this build and kept after."""
@@ -170,11 +174,10 @@ class Site:
     def _paper_moments(self) -> dict[str, list[Moment]]:
         out: dict[str, list[Moment]] = defaultdict(list)
         for slug, ep in self.episodes.items():
-            utts = ep.transcript.utterances
-            for ch in ep.chapters:
+            for i, ch in enumerate(ep.chapters):
                 if ch.paper:
                     speakers = ", ".join(self.name(s) for s in ch.speakers) or None
-                    quote = _quote(utts, ch.start, ch.end)
+                    quote = self.texts[slug].quotes[i]
                     out[ch.paper].append(Moment(slug, ep.title, ch.start, self.anchor(slug, ch.start),
                                                 "poster" if ch.kind == "poster" else "chapter", ch.title,
                                                 speakers, quote, ch.summary))
@@ -199,8 +202,11 @@ class Site:
         return {"id": pid, "name": self.name(pid), "url": self.url("person", pid) if pid in self.people else None}
 
     def poster_image_name(self, poster: Poster) -> str | None:
-        img = self.store.poster_image(poster)
-        return img.name if img else None
+        def name() -> str | None:
+            img = self.store.poster_image(poster)
+            return img.name if img else None
+
+        return self.once(("poster-image", poster.id), name)
 
     # rendering -------------------------------------------------------------------------------
     def common(self) -> dict:
@@ -263,6 +269,42 @@ def render_markdown(text: str):
 
 
 # -- transcript paragraphs -------------------------------------------------------------------------
+@dataclass
+class EpisodeText:
+    """What the pages need of an episode's transcript: its paragraphs, the opening words of each
+    chapter, its length. Kept in the project cache per episode, keyed by everything it is computed
+    from, so a build reads a transcript only when it (or its chapters, or its speakers' names) changed."""
+
+    key: str  # digest of everything the rest is computed from
+    paragraphs: list[Paragraph]
+    quotes: list[str]  # per chapter of Episode.chapters
+    duration: float
+    spoken: bool  # has any utterance
+
+
+def episode_text(site: Site, ep: Episode) -> EpisodeText:
+    names = {label: display_speaker(ep, label, site.people) for label in ep.speakers}
+    key = hashlib.sha256(json.dumps([RENDER_VERSION, PARAGRAPH_SOFT_LIMIT, PARAGRAPH_HARD_LIMIT, QUOTE_WORDS,
+                                     content_digest(site, f"episodes/{ep.slug}/transcript.json"),
+                                     [[c.start, c.end] for c in ep.chapters], names]).encode()).hexdigest()
+    path = site.project.cache_dir / "site" / f"{ep.slug}.pickle" if site.project.cache_dir else None
+    if path is not None:
+        with contextlib.suppress(OSError, ValueError, TypeError, EOFError, pickle.UnpicklingError):
+            cached_key, paras, quotes, duration, spoken = pickle.loads(path.read_bytes())
+            if cached_key == key:
+                return EpisodeText(key, [Paragraph(*p) for p in paras], quotes, duration, spoken)
+    utts = ep.transcript.utterances
+    text = EpisodeText(key, make_paragraphs(ep, site.people), [_quote(utts, c.start, c.end) for c in ep.chapters],
+                       ep.transcript.duration, bool(utts))
+    if path is not None:
+        from .content import atomic_write
+
+        with contextlib.suppress(OSError):
+            atomic_write(path, pickle.dumps((key, [tuple(vars(p).values()) for p in text.paragraphs], text.quotes,
+                                             text.duration, text.spoken), pickle.HIGHEST_PROTOCOL))
+    return text
+
+
 def make_paragraphs(ep: Episode, people: dict[str, Person]) -> list[Paragraph]:
     """Group utterances into speaker paragraphs with stable anchors."""
     chapter_starts = sorted((c.start, i) for i, c in enumerate(ep.chapters))
@@ -380,7 +422,7 @@ def episode_context(site: Site, ep: Episode) -> dict:
     base = site.url("episode", ep.slug)
     return {
         "episode": {"slug": ep.slug, "title": ep.title, "date": ep.date, "description": ep.description,
-                    "duration": ep.duration or ep.transcript.duration or None, "url": base,
+                    "duration": ep.duration or site.texts[ep.slug].duration or None, "url": base,
                     "audio": _audio_url(site, ep)},
         "og_url": site.absolute(site_path("episode", ep.slug)),
         "summary": _summary(site, ep.slug, ep.summary),
@@ -441,8 +483,12 @@ def episode_pages(site: Site) -> Iterator[Page]:
             ctx["episode"]["audio"] = None
         ctx["extras"] = {"before_chapters": _hook("viz", "episode_timeline_html", site, ep),
                          "side": _hook("report", "report_link_html", site, slug)}
-        yield _html(site, f"episodes/{slug}/index.html", "episode.html", ctx,
-                    search=lambda ep=ep: search_docs.episode_docs(site, ep))
+        # the transcript's paragraphs by what they are computed from (hashing 23k paragraphs of text
+        # on every build cost more than all else on the episode pages)
+        inputs = {"template": "episode.html", **ctx, "text": site.texts[slug].key,
+                  "sections": [[sec["title"], sec["start"], len(sec["paragraphs"])] for sec in ctx["sections"]]}
+        yield Page(f"episodes/{slug}/index.html", inputs, lambda ctx=ctx: site.render("episode.html", **ctx),
+                   search=lambda ep=ep: search_docs.episode_docs(site, ep))
         names = {label: speaker_name(ep, label, site.people) for label in ep.speakers}
         t_inputs = {"transcript": content_digest(site, f"episodes/{slug}/transcript.json"), "names": names}
         yield Page(f"episodes/{slug}/transcript.vtt", t_inputs, lambda ep=ep: to_vtt(ep, site.people))
@@ -456,7 +502,8 @@ def episode_pages(site: Site) -> Iterator[Page]:
 
 
 def paper_context(site: Site, paper: Paper) -> dict:
-    posters = [_poster_ref(site, p) for p in site.posters.values() if p.paper == paper.id]
+    posters = [_poster_ref(site, p) for p in _group(site, "posters-by-paper", site.posters.values,
+                                                     lambda p: p.paper).get(paper.id, [])]
     moments = []
     for m in site.moments.get(paper.id, []):
         moments.append(asdict(m) | {"url": site.moment_url(m.episode, m.start), "start": m.start,
@@ -490,11 +537,24 @@ def _safe_url(url: str) -> bool:
 
 @page_builder
 def paper_pages(site: Site) -> Iterator[Page]:
+    by_paper = _group(site, "posters-by-paper", site.posters.values, lambda p: p.paper)
     for pid, paper in site.papers.items():
-        ctx = paper_context(site, paper)
-        ctx["extras"] = {"side": _hook("viz", "related_html", site, pid)}
-        yield _html(site, f"papers/{pid}/index.html", "paper.html", ctx,
-                    search=lambda paper=paper: search_docs.paper_docs(site, paper))
+        side = _hook("viz", "related_html", site, pid)
+        # What the page shows, cheaply: the record by its file's digest, the moments and posters
+        # about it, the related papers' inputs. The context itself is built only to render.
+        # (Building and hashing 3,586 contexts cost most of a build that changed one paper.)
+        moments = site.moments.get(pid, [])
+        inputs = ["paper.html", content_digest(site, f"papers/{pid}.toml"), moments,
+                  sorted({site.texts[m.episode].key for m in moments}),  # anchors of summary sentences
+                  [_poster_ref(site, p) for p in by_paper.get(pid, [])], side]
+
+        def render(paper=paper, side=side) -> str:
+            ctx = paper_context(site, paper)
+            ctx["extras"] = {"side": side}
+            return site.render("paper.html", **ctx)
+
+        yield Page(f"papers/{pid}/index.html", inputs, render,
+                   search=lambda paper=paper: search_docs.paper_docs(site, paper))
 
 
 @page_builder
@@ -511,29 +571,59 @@ def poster_pages(site: Site) -> Iterator[Page]:
             yield _file(f"posters/{pid}/{img.name}", img)
 
 
+def _group(site: Site, name: str, items: Callable[[], Iterable[Any]], key: Callable[[Any], Any]) -> dict[Any, list]:
+    """``items()`` grouped by ``key``: an index built once per build under ``name``, instead of a
+    scan of every record for each of thousands of pages."""
+    def index() -> dict[Any, list]:
+        out: dict[Any, list] = defaultdict(list)
+        for item in items():
+            out[key(item)].append(item)
+        return dict(out)
+
+    return site.once(("group", name), index)
+
+
 def person_context(site: Site, person: Person) -> dict:
     talks, sessions, appearances = [], [], []
+    by_speaker = site.once("chapters-by-speaker", lambda: {
+        (slug, pid): [ch for ch in ep.chapters if pid in ch.speakers]
+        for slug, ep in site.episodes.items() for pid in {s for ch in ep.chapters for s in ch.speakers}})
     for slug, ep in site.episodes.items():
-        for ch in ep.chapters:
-            if person.id in ch.speakers:
-                item = {"title": ch.title, "start": ch.start, "episode": ep.title,
-                        "url": site.moment_url(slug, ch.start), "paper": site.paper_ref(ch.paper)}
-                (sessions if ch.kind == "poster" else talks).append(item)
-        labels = {label for label, pid in ep.speakers.items() if pid == person.id}
-        times = [p.start for p in site.paragraphs[slug] if p.speaker == person.name] if labels else []
-        if labels or any(person.id in ch.speakers for ch in ep.chapters):
+        chapters = by_speaker.get((slug, person.id), [])
+        for ch in chapters:
+            item = {"title": ch.title, "start": ch.start, "episode": ep.title,
+                    "url": site.moment_url(slug, ch.start), "paper": site.paper_ref(ch.paper)}
+            (sessions if ch.kind == "poster" else talks).append(item)
+        labels = person.id in ep.speakers.values()
+        times = _speaking_times(site).get((slug, person.name), []) if labels else []
+        if labels or chapters:
             appearances.append({"episode": ep.title, "url": site.url("episode", slug), "date": ep.date,
                                 "moments": [{"start": t, "url": site.moment_url(slug, t)} for t in times[:12]],
                                 "more": max(0, len(times) - 12)})
-    for poster in site.posters.values():
-        if person.id in poster.presenters:
-            sessions.append({"title": site.paper_ref(poster.paper)["title"] if poster.paper else poster.id,
-                             "start": poster.start, "episode": poster.episode, "url": site.url("poster", poster.id),
-                             "paper": site.paper_ref(poster.paper)})
+    presented = _group(site, "posters-by-presenter",
+                       lambda: [(pid, p) for p in site.posters.values() for pid in dict.fromkeys(p.presenters)],
+                       lambda pair: pair[0])
+    for _, poster in presented.get(person.id, []):
+        sessions.append({"title": site.paper_ref(poster.paper)["title"] if poster.paper else poster.id,
+                         "start": poster.start, "episode": poster.episode, "url": site.url("poster", poster.id),
+                         "paper": site.paper_ref(poster.paper)})
     authored = [site.paper_ref(pid) for pid in _papers_by_author(site).get(person.name, [])]
     return {"person": asdict(person),
             "url_ok": bool(person.url and _safe_url(person.url)), "talks": talks, "sessions": sessions,
             "appearances": appearances, "authored": authored, "og_url": site.absolute(site_path("person", person.id))}
+
+
+def _speaking_times(site: Site) -> dict[tuple[str, str], list[float]]:
+    """(episode, speaker name) -> start of each of their paragraphs, once per build."""
+    def index() -> dict[tuple[str, str], list[float]]:
+        out: dict[tuple[str, str], list[float]] = defaultdict(list)
+        for slug, paras in site.paragraphs.items():
+            for p in paras:
+                if p.speaker:
+                    out[(slug, p.speaker)].append(p.start)
+        return dict(out)
+
+    return site.once("speaking", index)
 
 
 def _papers_by_author(site: Site) -> dict[str, list[str]]:
@@ -558,7 +648,7 @@ def person_pages(site: Site) -> Iterator[Page]:
 def _episode_card(site: Site, ep: Episode) -> dict:
     text = ep.summary.text if ep.summary else ep.description
     return {"slug": ep.slug, "title": ep.title, "date": ep.date, "url": site.url("episode", ep.slug),
-            "duration": ep.duration or ep.transcript.duration or None, "blurb": _shorten(text, 50),
+            "duration": ep.duration or site.texts[ep.slug].duration or None, "blurb": _shorten(text, 50),
             "chapters": [{"title": c.title, "start": c.start} for c in sorted(ep.chapters, key=lambda c: c.start)],
             "n_papers": len(ep.papers)}
 
@@ -605,6 +695,7 @@ def _importable(module: str) -> bool:
     return True
 
 
+@functools.cache
 def _stage_function(module: str, name: str) -> Callable[..., Any] | None:
     """``pipeline.<module>.<name>`` (another stage's site hook: ``viz``, ``report``), or None when
     that stage's optional dependencies are not installed."""
@@ -647,7 +738,7 @@ def feed_pages(site: Site) -> Iterator[Page]:
     inputs = {"config": to_data(site.config), "base_url": site.base_url,
               "episodes": [[e.slug, [content_digest(site, f"episodes/{e.slug}/{name}")
                                      for name in ("episode.toml", "description.md", "chapters.toml")],
-                            e.transcript.duration, bool(e.transcript.utterances)] for e in episodes],
+                            site.texts[e.slug].duration, site.texts[e.slug].spoken] for e in episodes],
               "people": to_data(site.people),
               "audio": {e.slug: _file_stamp(_audio_source(site, e)) for e in episodes}}
     yield Page("feed.xml", inputs, lambda: rss_feed(site, episodes))
@@ -668,9 +759,15 @@ def static_files(site: Site) -> Iterator[Page]:
 
 
 def content_digest(site: Site, rel: str) -> str | None:
-    """sha256 of a file under content/ (cheaper than hashing the parsed records it holds), once per build."""
+    """A digest of a file under content/ (cheaper than hashing the parsed records it holds): the one
+    taken when the store read it, else sha256 of its bytes, once per build."""
+    known = site.store.digests.get(rel)
+    if known is not None:
+        return known
+    from .content import file_digest
+
     p = site.store.root / rel
-    return site.once(("digest", rel), lambda: hashlib.sha256(p.read_bytes()).hexdigest() if p.is_file() else None)
+    return site.once(("digest", rel), lambda: file_digest(p.read_bytes()).hex() if p.is_file() else None)
 
 
 def _file_stamp(p: Path | None) -> list | None:
@@ -776,7 +873,9 @@ def build_site(project: Project, *, base_url: str | None = None, out: Path | Non
     out = Path(out) if out is not None else project.site_dir
     out.mkdir(parents=True, exist_ok=True)
     site = Site(project, base_url)
-    site_key = f"{site.template_hash}|{site.base_url}"
+    from .content import parse_version
+
+    site_key = f"{site.template_hash}|{site.base_url}|{parse_version()}"  # records by file digest: see content_digest
     report = BuildReport(site_dir=out)
     manifest_path = out / MANIFEST
     old: dict[str, str] = {}

@@ -390,17 +390,29 @@ def report_pages(site):
 
     listed = bool(site.config.show_report)
     for slug, ep in site.episodes.items():
-        digest = content_digest(site, f"episodes/{slug}/transcript.json")
-        report = quality_report(ep, site.people, site.papers, unconfirmed(site.store, slug),
-                                cache_dir=site.project.cache_dir, transcript_digest=digest)
-        issues = [{"kind": i.kind, "severity": round(i.severity, 3), "start": i.start, "message": i.message,
-                   "text": i.text, "speaker": i.speaker, "url": site.moment_url(slug, i.start)}
-                  for i in report.issues]
-        ctx = {"episode": {"slug": slug, "title": ep.title, "url": site.url("episode", slug)},
-               "issues": issues, "counts": sorted(report.by_kind().items()), "listed": listed,
-               "og_url": site.absolute(f"episodes/{slug}/report/")}
-        yield Page(f"episodes/{slug}/report/index.html", {"template": "report.html", **ctx},
-                   lambda ctx=ctx: site.render("report.html", **ctx), listed)
+        proposals = unconfirmed(site.store, slug)
+        # what the report reads, by file digest (the report itself, which reads the transcript, is
+        # computed only when the page is rendered)
+        inputs = {"template": "report.html", "listed": listed, "version": _CACHE_VERSION,
+                  "files": [content_digest(site, f"episodes/{slug}/{name}")
+                            for name in ("transcript.json", "chapters.toml", "episode.toml")],
+                  "papers": {c.paper: site.paper_ref(c.paper)["title"] for c in ep.chapters if c.paper},
+                  "people": {pid: site.name(pid) for pid in ep.speakers.values()},
+                  "proposals": [repr(m) for m in proposals], "options": repr(ReportOptions())}
+
+        def render(slug=slug, ep=ep, proposals=proposals) -> str:
+            digest = content_digest(site, f"episodes/{slug}/transcript.json")
+            report = quality_report(ep, site.people, site.papers, proposals,
+                                    cache_dir=site.project.cache_dir, transcript_digest=digest)
+            issues = [{"kind": i.kind, "severity": round(i.severity, 3), "start": i.start, "message": i.message,
+                       "text": i.text, "speaker": i.speaker, "url": site.moment_url(slug, i.start)}
+                      for i in report.issues]
+            ctx = {"episode": {"slug": slug, "title": ep.title, "url": site.url("episode", slug)},
+                   "issues": issues, "counts": sorted(report.by_kind().items()), "listed": listed,
+                   "og_url": site.absolute(f"episodes/{slug}/report/")}
+            return site.render("report.html", **ctx)
+
+        yield Page(f"episodes/{slug}/report/index.html", inputs, render, listed)
 
 
 def report_link_html(site, slug: str) -> str:

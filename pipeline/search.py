@@ -226,10 +226,6 @@ def _flat(postings: dict[int, list]) -> list:
     return [x for num in sorted(postings) for x in (num, *postings[num])]
 
 
-def _unflat(flat: list) -> dict[int, list]:
-    return {flat[i]: flat[i + 1:i + 4] for i in range(0, len(flat), 4)}
-
-
 def _full(out: Path, pages: dict[str, tuple[str, DocsFn]], tok: Tokenizer) -> IndexUpdate:
     root = out / INDEX_DIR
     (out / STATE).unlink(missing_ok=True)
@@ -296,12 +292,13 @@ def _incremental(out: Path, pages: dict[str, tuple[str, DocsFn]], tok: Tokenizer
         except (OSError, ValueError) as exc:
             raise _Rebuild(f"shard {path.name} unreadable ({exc})") from exc
         for term in set(minus.get(key, {})) | set(plus.get(key, {})):
-            postings = _unflat(shard.get(term, []))
-            for num in minus.get(key, {}).get(term, {}):
-                postings.pop(num, None)
-            postings.update(plus.get(key, {}).get(term, {}))
+            old = shard.get(term, [])
+            drop = minus.get(key, {}).get(term, {})
+            kept = [x for i in range(0, len(old), 4) if old[i] not in drop for x in old[i:i + 4]] if drop else old
+            # new documents get numbers above every existing one: appending keeps the postings sorted
+            postings = kept + _flat(plus.get(key, {}).get(term, {}))
             if postings:
-                shard[term] = _flat(postings)
+                shard[term] = postings
             else:
                 shard.pop(term, None)
         if shard:

@@ -412,7 +412,8 @@ def layout_papers(space: PaperSpace, cache_dir: Path | None = None,
         except (OSError, ValueError, AttributeError):
             log.info("paper map layout %s unreadable; recomputing", cache_file)
     keep = [i for i, pid in enumerate(space.ids) if pid in old and old[pid][2] == space.hashes[pid]]
-    todo = [i for i in range(n) if i not in set(keep)]
+    kept = set(keep)
+    todo = [i for i in range(n) if i not in kept]
     if not todo and len(keep) == n:
         pos = {space.ids[i]: (float(old[space.ids[i]][0]), float(old[space.ids[i]][1])) for i in keep}
         return pos
@@ -584,14 +585,15 @@ def related_html(site, paper_id: str, options: MapOptions = MapOptions()) -> str
     related = site.once(("related", options),
                         lambda: related_papers(site.papers, site.project.cache_dir, options)).get(paper_id, [])
     discussed = _discussed(site)
-    items = [{"id": rid, "title": site.papers[rid].title, "url": site.url("paper", rid), "score": score,
-              "discussed": rid in discussed} for rid, score in related if rid in site.papers]
+    shown = [(rid, site.papers[rid].title, score, rid in discussed) for rid, score in related if rid in site.papers]
     from .render import Deferred
 
     def render() -> str:
+        items = [{"id": rid, "title": title, "url": site.url("paper", rid), "score": score, "discussed": talked}
+                 for rid, title, score, talked in shown]
         return site.env.get_template("_related.html").module.related_papers(items, site.base + "map/")
 
-    return Deferred(items, render)  # rendered only when the paper page is
+    return Deferred(shown, render)  # rendered only when the paper page is
 
 
 def map_pages(site):
