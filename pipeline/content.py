@@ -427,9 +427,10 @@ class ContentStore:
                 raise ContentError(f"{p}: id {data['id']!r} does not match the file name")
             return data
 
-        for name in sorted(n for n in os.listdir(d) if n.endswith(".toml")):  # (no Path sorting: 3,586 papers)
-            if (d / name).is_file():
-                out[name[:-5]] = self._record(d / name, cls, parse, sub, f"{sub}/{name}")
+        with os.scandir(d) as entries:  # (no Path sorting or stat per file: 3,586 papers)
+            names = sorted(e.name for e in entries if e.name.endswith(".toml") and e.is_file())
+        for name in names:
+            out[name[:-5]] = self._record(d / name, cls, parse, sub, f"{sub}/{name}")
         self._save_parse_cache(sub)
         return out
 

@@ -143,3 +143,37 @@ def test_related_cache_is_keyed_by_the_catalog(tmp_path):
     assert set(rel2) == {"a", "b", "c", "d"} and rel2["d"][0][0] in {"a", "b"}
     assert list((tmp_path / "viz").glob("related-*.json")) != cached  # replaced, not piled up
     assert len(list((tmp_path / "viz").glob("related-*.json"))) == 1
+
+
+def test_transcript_edit_reaches_the_episode_page(demo):
+    """Paragraphs are cached by the transcript's bytes (``.cache/recap/site/``): a corrected word,
+    saved with the same size and mtime, reaches the episode page, its search text and its anchors;
+    a chapter moved on the timeline moves the section headings."""
+    import json
+    import os
+    import tomllib
+
+    site_dir = demo / "site"
+    path = demo / "content" / "episodes" / "two-callers" / "transcript.json"
+    st = path.stat()
+    data = json.loads(path.read_text("utf-8"))
+    first = data["utterances"][0]
+    first["text"] = first["text"].replace("Hello", "Howdy")  # same length: same size, same mtime
+    raw = json.dumps(data)
+    path.write_text(raw, "utf-8")
+    os.utime(path, ns=(st.st_atime_ns, st.st_mtime_ns))
+    report = _rebuild(demo)
+    page = site_dir / "episodes" / "two-callers" / "index.html"
+    assert "episodes/two-callers/index.html" in report.written
+    assert "Howdy" in page.read_text("utf-8")
+
+    # a chapter start moved: the anchors and headings follow
+    chapters = demo / "content" / "episodes" / "two-callers" / "chapters.toml"
+    starts = [c["start"] for c in tomllib.loads(chapters.read_text("utf-8"))["chapters"]]
+    assert len(starts) >= 2
+    before = page.read_text("utf-8")
+    _edit(chapters, f"start = {starts[1]}", f"start = {starts[1] + 3.0}")
+    report = _rebuild(demo)
+    assert "episodes/two-callers/index.html" in report.written
+    assert page.read_text("utf-8") != before
+    assert _rebuild(demo).written == []  # and then nothing is stale either way
