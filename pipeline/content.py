@@ -30,6 +30,7 @@ import logging
 import os
 import pickle
 import tempfile
+import time
 import tomllib
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -134,17 +135,19 @@ class ParseCache:
     """Parsed records of one folder (or one episode), keyed by file and by the file's bytes.
 
     Parsing TOML/JSON and checking it into dataclasses dominated builds at conference scale (3,586
-    paper records, 50 three-hour transcripts); reading the bytes and comparing a digest is cheap. An
-    entry is used only when the file's bytes hash to the digest stored with it, so an edit is never
-    missed, whatever its time stamps. Each hit is unpickled afresh (callers may change what they load).
-    The file is a local cache like ``__pycache__`` (a project's ``.cache/``, never content): it is
-    rewritten atomically, only when something new was parsed, and keeps only the entries looked up
-    since it was opened, so deleted files leave it."""
+    paper records, 50 three-hour transcripts). An entry holds the digest of the bytes it was parsed
+    from and the file's stat signature when it was read (:func:`stat_signature`, as git's index does):
+    a file whose signature is unchanged is not read again; any other file is read and its digest
+    compared, so an edit is never missed, whatever its time stamps (the signature holds the inode
+    change time, which every write moves and ``touch``/``utime`` cannot set back). Each hit is
+    unpickled afresh (callers may change what they load). The file is a local cache like
+    ``__pycache__`` (a project's ``.cache/``, never content): it is rewritten atomically, only when
+    something changed, and keeps only the entries looked up since it was opened, so deleted files leave it."""
 
     def __init__(self, path: Path) -> None:
         self.path = path
-        self.entries: dict[str, tuple[bytes, bytes]] = {}
-        self.used: dict[str, tuple[bytes, bytes]] = {}
+        self.entries: dict[str, tuple[bytes, bytes, tuple | None]] = {}
+        self.used: dict[str, tuple[bytes, bytes, tuple | None]] = {}
         self.dirty = False
         with contextlib.suppress(OSError, EOFError, ValueError, TypeError, AttributeError, ImportError,
                                  pickle.UnpicklingError):
@@ -152,19 +155,24 @@ class ParseCache:
             if isinstance(data, dict) and data.get("version") == parse_version():
                 self.entries = data["entries"]
 
-    def get(self, key: str, digest: bytes) -> Any:
-        """The record parsed from a file whose bytes have this ``digest`` (:func:`file_digest`)."""
+    def get(self, key: str, digest: bytes | None, signature: tuple | None = None) -> tuple[bytes, Any]:
+        """(digest, record) of the entry parsed from a file whose bytes have this ``digest``
+        (:func:`file_digest`), or, with ``digest`` None, whose stat ``signature`` is the one stored;
+        (b"", _MISSING) when there is none."""
         hit = self.entries.get(key)
-        if hit is None or hit[0] != digest:
-            return _MISSING
+        if hit is None or (hit[0] != digest if digest is not None else (signature is None or hit[2] != signature)):
+            return b"", _MISSING
+        if hit[2] != signature:
+            hit = (hit[0], hit[1], signature)
+            self.dirty = True
         self.used[key] = hit
         try:
-            return pickle.loads(hit[1])
+            return hit[0], pickle.loads(hit[1])
         except Exception:  # noqa: BLE001 - a class changed shape since: parse again
-            return _MISSING
+            return b"", _MISSING
 
-    def put(self, key: str, digest: bytes, record: Any) -> None:
-        self.used[key] = (digest, pickle.dumps(record, pickle.HIGHEST_PROTOCOL))
+    def put(self, key: str, digest: bytes, record: Any, signature: tuple | None = None) -> None:
+        self.used[key] = (digest, pickle.dumps(record, pickle.HIGHEST_PROTOCOL), signature)
         self.dirty = True
 
     def save(self, *, prune: bool = True) -> None:
@@ -184,6 +192,18 @@ def file_digest(raw: bytes) -> bytes:
     return hashlib.blake2b(raw, digest_size=20).digest()
 
 
+SETTLE_NS = 2_000_000_000
+
+
+def stat_signature(st: os.stat_result) -> tuple | None:
+    """What identifies a file's bytes without reading them: size, modification and inode change
+    times, inode, device; None while the file changed less than 2 s ago (time stamps are coarser than
+    a write: a second write in the same tick would keep the signature, as git's "racy" entries)."""
+    if time.time_ns() - max(st.st_mtime_ns, st.st_ctime_ns) < SETTLE_NS:
+        return None
+    return (st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino, st.st_dev)
+
+
 def _text(raw: bytes) -> str:
     """UTF-8 with universal newlines, as ``Path.read_text`` gives it."""
     return raw.decode("utf-8").replace("\r\n", "\n").replace("\r", "\n")
@@ -194,7 +214,7 @@ def parse_version() -> str:
     """Cached records are pickled dataclasses: any change to the models' source (a field added,
     renamed, given a new default) makes every cache entry stale."""
     models = Path(__file__).with_name("models.py").read_bytes()
-    return "1:" + hashlib.blake2b(models, digest_size=16).hexdigest()
+    return "2:" + hashlib.blake2b(models, digest_size=16).hexdigest()
 
 
 @dataclass
@@ -221,23 +241,34 @@ class ContentStore:
     def _record(self, p: Path, cls: Any, parse: Callable[[Path, bytes], Any], bucket: str,
                 rel: str | None = None) -> Any:
         """The record in file ``p`` as ``cls``, parsed by ``parse(p, raw)``: from the parse cache
-        when the file's bytes are those parsed last time (keyed by content, never by time stamps)."""
+        when the file is unchanged since it was parsed (see :class:`ParseCache`)."""
+        cache = self._parse_cache(bucket)
+        rel = rel or p.relative_to(self.root).as_posix()
+        key = f"{rel}|{getattr(cls, '__name__', cls)}"
+        signature = None
+        if cache is not None:
+            try:
+                signature = stat_signature(os.stat(p))
+            except OSError as exc:
+                raise ContentError(f"{p}: cannot be read ({exc.strerror or exc})") from exc
+            if signature is not None:
+                digest, hit = cache.get(key, None, signature)
+                if hit is not _MISSING:
+                    self.digests[rel] = digest.hex()
+                    return hit
         try:
             raw = p.read_bytes()
         except OSError as exc:
             raise ContentError(f"{p}: cannot be read ({exc.strerror or exc})") from exc
-        cache = self._parse_cache(bucket)
-        rel = rel or p.relative_to(self.root).as_posix()
         digest = file_digest(raw)
         self.digests[rel] = digest.hex()
-        key = f"{rel}|{getattr(cls, '__name__', cls)}"
         if cache is not None:
-            hit = cache.get(key, digest)
+            _, hit = cache.get(key, digest, signature)
             if hit is not _MISSING:
                 return hit
         record = self._load(cls, parse(p, raw), p)
         if cache is not None:
-            cache.put(key, digest, record)
+            cache.put(key, digest, record, signature)
         return record
 
     def _save_parse_cache(self, bucket: str, *, prune: bool = True) -> None:

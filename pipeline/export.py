@@ -25,11 +25,13 @@ CHAPTERS_VERSION = "1.2.0"
 TRANSCRIPT_JSON_VERSION = "1.0.0"
 
 
+SITE_FOLDERS = {"paper": "papers", "episode": "episodes", "poster": "posters", "person": "people"}
+
+
 def site_path(kind: str, ident: str) -> str:
     """The page of a record relative to the site root: ``papers/<id>/``, ``episodes/<slug>/``,
     ``posters/<id>/``, ``people/<id>/``."""
-    folder = {"paper": "papers", "episode": "episodes", "poster": "posters", "person": "people"}[kind]
-    return f"{folder}/{ident}/"
+    return f"{SITE_FOLDERS[kind]}/{ident}/"
 
 
 def speaker_name(episode: Episode, label: str | None, people: Mapping[str, Person] | None) -> str | None:

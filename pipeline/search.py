@@ -28,9 +28,11 @@ on the same words.
 
 from __future__ import annotations
 
+import bisect
 import contextlib
 import json
 import logging
+import math
 import re
 import shutil
 import unicodedata
@@ -45,7 +47,7 @@ log = logging.getLogger(__name__)
 
 INDEX_DIR = "search-index"
 STATE = ".recap-search.json"
-INDEX_VERSION = 1
+INDEX_VERSION = 2  # 2: lengths on a log grid, numbers kept by re-indexed pages
 PASSAGE_PARAGRAPHS = 6
 """Transcript paragraphs per passage (a passage never spans two chapters)."""
 TITLE_WEIGHT = 3
@@ -144,7 +146,16 @@ def doc_terms(doc: SearchDoc, tok: Tokenizer) -> tuple[Counter, int]:
         words = tok.terms(s.text) + (tok.terms(s.heading) if s.heading else [])
         counts.update(words)
         length += len(words)
-    return counts, max(length, 1)
+    return counts, grid_length(length)
+
+
+def grid_length(n: int) -> int:
+    """A document's length as BM25 sees it: exact up to 16 words, then on a log grid of 8 steps per
+    doubling (~9%; Lucene keeps its norms in one byte the same way). A small edit then usually
+    leaves the length, and so every posting of the words it did not touch, as it was."""
+    if n <= 16:
+        return max(n, 1)
+    return round(2 ** (round(math.log2(n) * 8) / 8))
 
 
 def _fragment(doc: SearchDoc) -> dict:
@@ -169,7 +180,7 @@ def _write(path: Path, data: bytes) -> None:
 @dataclass
 class IndexUpdate:
     docs: int = 0  # documents (re)indexed
-    removed: int = 0  # documents dropped
+    removed: int = 0  # documents dropped or replaced
     shards: int = 0  # term shards written
     full: bool = False
 
@@ -226,6 +237,36 @@ def _flat(postings: dict[int, list]) -> list:
     return [x for num in sorted(postings) for x in (num, *postings[num])]
 
 
+def _without(flat: list, nums: Iterable[int]) -> list:
+    """Flat postings (doc, tf, length, type)*, sorted by doc, without the documents ``nums``: found
+    by bisection (a one-paper edit touches ~100 shards holding postings of every document)."""
+    starts = range(0, len(flat), 4)
+    cut = []
+    for num in nums:
+        j = bisect.bisect_left(starts, num, key=flat.__getitem__)
+        if j < len(starts) and flat[starts[j]] == num:
+            cut.append(starts[j])
+    if not cut:
+        return flat
+    out = list(flat)
+    for i in sorted(cut, reverse=True):
+        del out[i:i + 4]
+    return out
+
+
+def _with(flat: list, postings: dict[int, list]) -> list:
+    """Flat postings, sorted by doc, with ``postings`` (doc -> [tf, length, type]) put in their places."""
+    if not postings:
+        return flat
+    out = list(flat)
+    for num in sorted(postings):
+        starts = range(0, len(out), 4)
+        j = bisect.bisect_left(starts, num, key=out.__getitem__)
+        i = starts[j] if j < len(starts) else len(out)
+        out[i:i] = [num, *postings[num]]
+    return out
+
+
 def _full(out: Path, pages: dict[str, tuple[str, DocsFn]], tok: Tokenizer) -> IndexUpdate:
     root = out / INDEX_DIR
     (out / STATE).unlink(missing_ok=True)
@@ -269,34 +310,38 @@ def _incremental(out: Path, pages: dict[str, tuple[str, DocsFn]], tok: Tokenizer
     next_num = state["next"]
     new_docs: list[tuple[int, SearchDoc]] = []
     for path in changed:
-        nums = []
-        for doc in pages[path][1]():
-            new_docs.append((next_num, doc))
-            nums.append(next_num)
-            next_num += 1
+        docs = list(pages[path][1]())
+        nums = old_pages.get(path, [None, []])[1]
+        # a page that still has as many documents keeps their numbers: the postings of the words an
+        # edit did not touch stay as they were, and their shards are not rewritten
+        if len(nums) != len(docs):
+            nums = list(range(next_num, next_num + len(docs)))
+            next_num += len(docs)
+        new_docs.extend(zip(nums, docs))
         old_pages[path] = [pages[path][0], nums]
     for path in removed:
         del old_pages[path]
     for num, doc in new_docs:
-        _write(root / "d" / f"{num}.json", _dump(_fragment(doc)))
+        _write_if_changed(root / "d" / f"{num}.json", _dump(_fragment(doc)))
     minus, _ = _postings_of(old_docs, tok)
     plus, info = _postings_of(new_docs, tok)
     docs_info = state["docs"]
     for num in gone:
         docs_info.pop(str(num), None)
     docs_info.update({str(n): v for n, v in info.items()})
+    shards = 0
     for key in set(minus) | set(plus):
+        old_terms, new_terms = minus.get(key, {}), plus.get(key, {})
+        terms = [t for t in set(old_terms) | set(new_terms) if old_terms.get(t) != new_terms.get(t)]
+        if not terms:
+            continue
         path = root / "t" / f"{shard_file(key)}.json"
         try:
             shard = json.loads(path.read_bytes()) if path.exists() else {}
         except (OSError, ValueError) as exc:
             raise _Rebuild(f"shard {path.name} unreadable ({exc})") from exc
-        for term in set(minus.get(key, {})) | set(plus.get(key, {})):
-            old = shard.get(term, [])
-            drop = minus.get(key, {}).get(term, {})
-            kept = [x for i in range(0, len(old), 4) if old[i] not in drop for x in old[i:i + 4]] if drop else old
-            # new documents get numbers above every existing one: appending keeps the postings sorted
-            postings = kept + _flat(plus.get(key, {}).get(term, {}))
+        for term in terms:
+            postings = _with(_without(shard.get(term, []), old_terms.get(term, {})), new_terms.get(term, {}))
             if postings:
                 shard[term] = postings
             else:
@@ -305,11 +350,14 @@ def _incremental(out: Path, pages: dict[str, tuple[str, DocsFn]], tok: Tokenizer
             _write(path, _dump(dict(sorted(shard.items()))))
         else:
             path.unlink(missing_ok=True)
+        shards += 1
+    kept = {num for num, _ in new_docs}
     for num in gone:
-        (root / "d" / f"{num}.json").unlink(missing_ok=True)
+        if num not in kept:
+            (root / "d" / f"{num}.json").unlink(missing_ok=True)
     state["next"] = next_num
     _finish(out, state)
-    return IndexUpdate(docs=len(new_docs), removed=len(gone), shards=len(set(minus) | set(plus)))
+    return IndexUpdate(docs=len(new_docs), removed=len(gone), shards=shards)
 
 
 def _finish(out: Path, state: dict) -> None:

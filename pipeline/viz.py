@@ -20,11 +20,13 @@ import logging
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-
-import numpy as np
+from typing import TYPE_CHECKING
 
 from .models import Episode, Paper, Person
 from .timefmt import format_timestamp
+
+if TYPE_CHECKING:
+    import numpy as np
 
 log = logging.getLogger(__name__)
 
@@ -328,15 +330,29 @@ def _text_hash(text: str) -> str:
 
 @dataclass
 class PaperSpace:
-    """Every paper's embedding (title + abstract), rows in ``ids`` order, normalised."""
+    """Every paper's embedding (title + abstract), rows in ``ids`` order, normalised. The vectors are
+    read (or computed) on first use: a build whose related lists and layout are cached needs none."""
 
     ids: list[str]
-    vecs: np.ndarray
+    texts: list[str]
     hashes: dict[str, str]
     key: str = ""
     """sha256 of every (id, text hash): names this catalog's content."""
     cache_dir: Path | None = None
     _related: dict = field(default_factory=dict, repr=False)
+    _vecs: np.ndarray | None = field(default=None, repr=False)
+
+    @property
+    def vecs(self) -> np.ndarray:
+        if self._vecs is None:
+            import numpy as np
+
+            from .embed import DIM, embed_texts
+
+            vecs = (embed_texts(self.texts, cache_dir=Path(self.cache_dir) / "viz" if self.cache_dir is not None else None)
+                    if self.ids else np.zeros((0, DIM), dtype=np.float32))
+            self._vecs = np.asarray(vecs, dtype=np.float32)
+        return self._vecs
 
     def related(self, k: int, min_score: float) -> dict[str, list[tuple[str, float]]]:
         """Top-``k`` neighbours of every paper; kept in ``cache_dir/viz/related-<key>.json`` while
@@ -347,7 +363,9 @@ class PaperSpace:
             related = None
             if path is not None and path.is_file():
                 try:
-                    related = {i: [(r, float(s)) for r, s in v] for i, v in json.loads(path.read_text("utf-8")).items()}
+                    related = json.loads(path.read_bytes())  # {id: [[id, score], ...]}: pairs as lists
+                    if not isinstance(related, dict):
+                        raise ValueError("not a mapping")
                 except (OSError, ValueError, TypeError):
                     related = None
             if related is None or set(related) != set(self.ids):
@@ -371,20 +389,15 @@ _SPACES: dict[str, PaperSpace] = {}
 
 def paper_space(papers: dict[str, Paper], cache_dir: Path | None = None,
                 options: MapOptions = MapOptions()) -> PaperSpace:
-    """Embed every paper once per process and content (texts are cached on disk by
+    """The papers' space, once per process and content (vectors are cached on disk by
     :func:`pipeline.embed.embed_texts` under ``cache_dir/viz``)."""
     ids = sorted(papers)
     texts = [_paper_text(papers[i], options) for i in ids]
     hashes = {i: _text_hash(t) for i, t in zip(ids, texts)}
     key = hashlib.sha256("\0".join(f"{i}:{h}" for i, h in hashes.items()).encode()).hexdigest()
     if key not in _SPACES:
-        from .embed import DIM, embed_texts
-
-        vecs = (embed_texts(texts, cache_dir=Path(cache_dir) / "viz" if cache_dir is not None else None)
-                if ids else np.zeros((0, DIM), dtype=np.float32))
         _SPACES.clear()  # one catalog per process is enough; keeps memory bounded
-        _SPACES[key] = PaperSpace(ids=ids, vecs=np.asarray(vecs, dtype=np.float32), hashes=hashes, key=key,
-                                  cache_dir=cache_dir)
+        _SPACES[key] = PaperSpace(ids=ids, texts=texts, hashes=hashes, key=key, cache_dir=cache_dir)
     return _SPACES[key]
 
 
@@ -417,6 +430,8 @@ def layout_papers(space: PaperSpace, cache_dir: Path | None = None,
     if not todo and len(keep) == n:
         pos = {space.ids[i]: (float(old[space.ids[i]][0]), float(old[space.ids[i]][1])) for i in keep}
         return pos
+    import numpy as np
+
     if keep and len(keep) >= 3 and len(todo) <= o.max_placed_share * n:
         xy = np.array([[old[space.ids[i]][0], old[space.ids[i]][1]] for i in keep], dtype=np.float64)
         kv = space.vecs[keep]
@@ -438,6 +453,8 @@ def layout_papers(space: PaperSpace, cache_dir: Path | None = None,
 
 def project_2d(vecs: np.ndarray, options: MapOptions = MapOptions()) -> np.ndarray:
     """(n, d) normalised vectors -> (n, 2) in [0, 1]², deterministic."""
+    import numpy as np
+
     n = len(vecs)
     if n == 1:
         return np.array([[0.5, 0.5]])
@@ -475,6 +492,8 @@ def _tsne(x: np.ndarray, options: MapOptions) -> np.ndarray:
 def _place(vecs: np.ndarray, anchors: np.ndarray, anchor_xy: np.ndarray, k: int = 5,
            block: int = 1024) -> np.ndarray:
     """Positions for ``vecs``: the similarity-weighted mean of their ``k`` nearest anchors' positions."""
+    import numpy as np
+
     out = np.zeros((len(vecs), 2))
     k = min(k, len(anchors))
     for b in range(0, len(vecs), block):
@@ -488,6 +507,8 @@ def _place(vecs: np.ndarray, anchors: np.ndarray, anchor_xy: np.ndarray, k: int 
 def related_from_vectors(ids: list[str], vecs: np.ndarray, k: int, min_score: float,
                          block: int = 1024) -> dict[str, list[tuple[str, float]]]:
     """Top-``k`` cosine neighbours of every vector (rows normalised), in blocks to bound memory."""
+    import numpy as np
+
     out: dict[str, list[tuple[str, float]]] = {}
     n = len(ids)
     kk = min(k, n - 1)
@@ -579,13 +600,10 @@ def _discussed(site) -> set[str]:
 
 def related_html(site, paper_id: str, options: MapOptions = MapOptions()) -> str:
     """The paper page's "Related papers" list (Markup); empty when the map is turned off."""
-    if not _maps_enabled(site) or len(site.papers) < 2:
+    lists = _related_lists(site, options)
+    if lists is None:
         return ""
-    # once per build, not once per paper page (3,586 x 3,586 text hashes)
-    related = site.once(("related", options),
-                        lambda: related_papers(site.papers, site.project.cache_dir, options)).get(paper_id, [])
-    discussed = _discussed(site)
-    shown = [(rid, site.papers[rid].title, score, rid in discussed) for rid, score in related if rid in site.papers]
+    shown = lists.get(paper_id, [])
     from .render import Deferred
 
     def render() -> str:
@@ -594,6 +612,20 @@ def related_html(site, paper_id: str, options: MapOptions = MapOptions()) -> str
         return site.env.get_template("_related.html").module.related_papers(items, site.base + "map/")
 
     return Deferred(shown, render)  # rendered only when the paper page is
+
+
+def _related_lists(site, options: MapOptions) -> dict[str, list[tuple]] | None:
+    """Paper id -> (id, title, score, discussed) of its related papers, once per build (not once per
+    paper page: 3,586 x 3,586 text hashes); None when the map is turned off."""
+    def compute() -> dict[str, list[tuple]] | None:
+        if not _maps_enabled(site) or len(site.papers) < 2:
+            return None
+        discussed = _discussed(site)
+        papers = site.papers
+        return {pid: [(rid, papers[rid].title, score, rid in discussed) for rid, score in related if rid in papers]
+                for pid, related in related_papers(papers, site.project.cache_dir, options).items()}
+
+    return site.once(("related", options), compute)
 
 
 def map_pages(site):

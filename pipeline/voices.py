@@ -28,14 +28,16 @@ from __future__ import annotations
 import json
 import logging
 from dataclasses import dataclass, field
-
-import numpy as np
+from typing import TYPE_CHECKING
 
 from .config import Project
 from .content import ContentStore
 from .errors import ContentError
 from .ids import check_id
 from .serialize import DataError, from_data, to_data
+
+if TYPE_CHECKING:
+    import numpy as np
 
 log = logging.getLogger(__name__)
 
@@ -192,6 +194,8 @@ def save_episode_voices(store: ContentStore, slug: str, ev: EpisodeVoices) -> No
 
 # -- matching ---------------------------------------------------------------------------------------
 def _unit(v) -> np.ndarray:
+    import numpy as np
+
     a = np.asarray(v, dtype=np.float64).ravel()
     n = np.linalg.norm(a)
     return a / n if n > 0 else a
@@ -200,6 +204,8 @@ def _unit(v) -> np.ndarray:
 def centroids(lib: dict[str, list[VoiceSample]], backend: str, *, exclude_episode: str | None = None,
               min_samples: int = 1) -> dict[str, np.ndarray]:
     """Each person's normalised mean voice for ``backend`` (other backends are another space)."""
+    import numpy as np
+
     out = {}
     for person, samples in lib.items():
         vecs = [_unit(s.embedding) for s in samples if s.backend == backend and s.episode != exclude_episode]
@@ -221,6 +227,7 @@ def match_voices(embeddings: dict[str, np.ndarray], known: dict[str, np.ndarray]
         if cal is None and labels and people:
             log.warning("no voice calibration for backend %r: speakers not matched", backend)
         return []
+    import numpy as np
     from scipy.optimize import linear_sum_assignment
 
     sims = np.array([[float(_unit(embeddings[lab]) @ known[p]) for p in people] for lab in labels])
@@ -252,6 +259,8 @@ def apply_voice_library(project: Project, slug: str, embeddings: dict[str, np.nd
     """After diarization: keep ``embeddings`` (label -> voice vector) with the episode, enroll the
     speakers already named, and name unnamed speakers whose voice the library knows (unconfirmed).
     Returns the new proposals."""
+    import numpy as np
+
     store = project.content
     store.require_episode(slug)
     backend = canonical_backend(backend)

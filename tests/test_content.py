@@ -144,3 +144,47 @@ def test_parse_cache_never_serves_a_stale_record(tmp_path):
 
     (tmp_path / "cache" / "papers.pickle").write_bytes(b"not a pickle")  # a damaged cache is ignored
     assert ContentStore(tmp_path / "content", cache_dir=tmp_path / "cache").load_papers()["p1"].title == "Omega"
+
+
+def test_parse_cache_skips_reading_unchanged_files_but_sees_every_write(tmp_path, monkeypatch):
+    """A file whose stat signature is the one recorded is not read again; a write moves the inode
+    change time, which ``utime`` cannot set back, so an edit keeping size and mtime is still read.
+    Files changed within the last 2 s get no signature (a second write in the same clock tick)."""
+    import os
+    import pathlib
+    import time
+
+    from pipeline import content
+    from pipeline.content import ContentStore
+    from pipeline.models import Paper
+
+    store = ContentStore(tmp_path / "content", cache_dir=tmp_path / "cache")
+    store.save_paper(Paper(id="p1", title="Alpha"))
+    p = tmp_path / "content" / "papers" / "p1.toml"
+    reads: list[str] = []
+    real_read = pathlib.Path.read_bytes
+
+    def counting(self):
+        reads.append(self.name)
+        return real_read(self)
+
+    monkeypatch.setattr(pathlib.Path, "read_bytes", counting)
+
+    def load() -> str:
+        return ContentStore(tmp_path / "content", cache_dir=tmp_path / "cache").load_papers()["p1"].title
+
+    assert load() == "Alpha" and load() == "Alpha"
+    assert reads.count("p1.toml") == 2  # just written: no signature yet, read every time
+
+    monkeypatch.setattr(content, "SETTLE_NS", 0)  # as if the file were older than the settle window
+    reads.clear()
+    assert load() == "Alpha" and "p1.toml" in reads  # records its signature
+    reads.clear()
+    assert load() == "Alpha" and "p1.toml" not in reads  # unchanged: not read
+
+    time.sleep(0.05)  # past the clock tick of the last write
+    st = p.stat()
+    p.write_text(p.read_text().replace("Alpha", "Omega"))  # same length, mtime set back
+    os.utime(p, ns=(st.st_atime_ns, st.st_mtime_ns))
+    assert p.stat().st_size == st.st_size and p.stat().st_mtime_ns == st.st_mtime_ns
+    assert load() == "Omega"

@@ -89,6 +89,27 @@ def test_incremental_update_equals_a_full_build(tmp_path):
     assert stamps == {p: p.stat().st_mtime_ns for p in (inc / INDEX_DIR).rglob("*.json")}
 
 
+def test_small_edit_rewrites_only_the_shards_of_the_words_it_touched(tmp_path):
+    """A re-indexed page keeps its document numbers and lengths sit on a log grid, so a word added to a
+    long abstract rewrites that word's shard and the document, not the shards of its other words."""
+    from pipeline.search import grid_length
+
+    words = [f"{chr(97 + i % 26)}{chr(97 + i // 26 % 26)}quark" for i in range(240)]  # 240 shards
+    assert grid_length(242) == grid_length(243)  # title (2 words) + 240 or 241 body words
+    docs = _corpus()
+    docs["papers/long/index.html"] = [_paper("long", "Long abstract", " ".join(words))]
+    inc, full = tmp_path / "inc", tmp_path / "full"
+    update_index(inc, _pages(docs))
+    stamps = {p: p.stat().st_mtime_ns for p in (inc / INDEX_DIR / "t").glob("*.json")}
+    docs["papers/long/index.html"] = [_paper("long", "Long abstract", " ".join(words) + " zeppelin")]
+    update = update_index(inc, _pages(docs))
+    assert (update.docs, update.shards) == (1, 1)
+    rewritten = sorted(p.name for p in (inc / INDEX_DIR / "t").glob("*.json") if stamps.get(p) != p.stat().st_mtime_ns)
+    assert rewritten == ["zepp.json"]
+    update_index(full, _pages(docs), full=True)
+    assert _logical(inc) == _logical(full)
+
+
 def test_interrupted_or_damaged_index_is_rebuilt(tmp_path):
     docs = _corpus()
     update_index(tmp_path, _pages(docs))
