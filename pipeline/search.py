@@ -30,9 +30,11 @@ from __future__ import annotations
 
 import bisect
 import contextlib
+import functools
 import json
 import logging
 import math
+import os
 import re
 import shutil
 import unicodedata
@@ -101,10 +103,28 @@ class Tokenizer:
 
     def terms(self, text: str) -> list[str]:
         if not text.isascii():
-            text = "".join(c for c in unicodedata.normalize("NFKD", text) if not unicodedata.category(c).startswith("M"))
+            text = _strip_marks(unicodedata.normalize("NFKD", text))
         stop = _stop_set(self.stem)
         words = [w for w in _WORD.findall(text.lower()) if w not in stop]
         return [s_stem(w) for w in words] if self.stem == "en" else words
+
+
+@functools.cache
+def _marks_table() -> dict[int, None]:
+    """Every combining mark (Unicode category M) of the Basic Multilingual Plane, for str.translate."""
+    return dict.fromkeys(c for c in range(0x10000) if unicodedata.category(chr(c)).startswith("M"))
+
+
+def _strip_marks(text: str) -> str:
+    """``text`` without combining marks (as the browser's ``replace(/\\p{M}/gu, "")``): a C-speed
+    translate for the BMP, the per-character test only when a character lies beyond it."""
+    text = text.translate(_marks_table())
+    if not text.isascii():
+        text = _ASTRAL.sub(lambda m: "" if unicodedata.category(m.group())[0] == "M" else m.group(), text)
+    return text
+
+
+_ASTRAL = re.compile("[\U00010000-\U0010FFFF]")
 
 
 def _stop_set(stem: str, _cache: dict = {}) -> frozenset:  # noqa: B006 - a per-process cache
@@ -113,6 +133,7 @@ def _stop_set(stem: str, _cache: dict = {}) -> frozenset:  # noqa: B006 - a per-
     return _cache[stem]
 
 
+@functools.lru_cache(maxsize=1 << 17)
 def s_stem(word: str) -> str:
     """Harman's S-stemmer (plural endings only: conservative, and easy to mirror in JavaScript)."""
     if len(word) < 4 or not word.isalpha():
@@ -222,14 +243,20 @@ def _load_state(out: Path, tok: Tokenizer) -> dict | None:
 
 def _postings_of(docs: Iterable[tuple[int, SearchDoc]], tok: Tokenizer) -> tuple[dict, dict]:
     """({shard key: {term: {doc: [tf, length, type]}}}, {doc: [length, type]})."""
-    shards: dict[str, dict[str, dict[int, list]]] = {}
+    by_term: dict[str, dict[int, list]] = {}
     info: dict[int, list] = {}
     for num, doc in docs:
         counts, length = doc_terms(doc, tok)
         kind = TYPES.index(doc.type)
         info[num] = [length, kind]
         for term, tf in counts.items():
-            shards.setdefault(shard_key(term), {}).setdefault(term, {})[num] = [tf, length, kind]
+            postings = by_term.get(term)
+            if postings is None:
+                postings = by_term[term] = {}
+            postings[num] = [tf, length, kind]
+    shards: dict[str, dict[str, dict[int, list]]] = {}
+    for term, postings in by_term.items():
+        shards.setdefault(shard_key(term), {})[term] = postings
     return shards, info
 
 
@@ -380,9 +407,12 @@ def _write_if_changed(path: Path, data: bytes) -> None:
 
 
 def _remove_unwanted(root: Path, wanted: set[str]) -> None:
-    for p in sorted(root.rglob("*")):
-        if p.is_file() and p.relative_to(root).as_posix() not in wanted:
-            p.unlink()
+    for folder, _, files in os.walk(root):
+        rel = os.path.relpath(folder, root).replace(os.sep, "/")
+        prefix = "" if rel == "." else rel + "/"
+        for name in files:
+            if prefix + name not in wanted:
+                os.unlink(os.path.join(folder, name))
 
 
 def remove_index(out: Path) -> None:
