@@ -16,7 +16,9 @@ Files (all JSON, small, named so an unchanged part of the index keeps its bytes)
 
 Why not Pagefind (used before): it has no incremental mode, so one edited abstract re-indexed the
 whole conference (~19 s for 3,586 papers and 50 episodes); here a build re-tokenizes only the pages
-whose inputs changed and rewrites only the shards of their terms. ``site/.recap-search.json`` is
+whose inputs changed and rewrites only the shards of the terms whose postings changed: a re-indexed
+page keeps its document numbers, and lengths are kept on a log grid (:func:`grid_length`), so a
+sentence added to an abstract rewrites the shards of its new words only. ``site/.recap-search.json`` is
 the bookkeeping (page -> its hash and document numbers); it is removed while the index is being
 changed, so an interrupted update is followed by a full rebuild, never by a half-updated index.
 
@@ -34,7 +36,6 @@ import functools
 import json
 import logging
 import math
-import os
 import re
 import shutil
 import unicodedata
@@ -306,13 +307,22 @@ def _full(out: Path, pages: dict[str, tuple[str, DocsFn]], tok: Tokenizer) -> In
             nums.append(len(numbered) - 1)
         page_docs[path] = [digest, nums]
     shards, info = _postings_of(numbered, tok)
-    wanted = {f"t/{shard_file(k)}.json" for k in shards} | {f"d/{n}.json" for n, _ in numbered} | {"meta.json"}
+    # written into a fresh folder that then replaces the index whole: plain writes of thousands of
+    # small files (one atomic replace per file took most of a full index build), and a reader never
+    # sees a mix of two indexes
+    fresh, stale = out / f".{INDEX_DIR}.new", out / f".{INDEX_DIR}.old"
+    for d in (fresh, stale):
+        shutil.rmtree(d, ignore_errors=True)
+    (fresh / "d").mkdir(parents=True)
+    (fresh / "t").mkdir()
     for num, doc in numbered:
-        _write_if_changed(root / "d" / f"{num}.json", _dump(_fragment(doc)))
+        (fresh / "d" / f"{num}.json").write_bytes(_dump(_fragment(doc)))
     for key, terms in shards.items():
-        _write_if_changed(root / "t" / f"{shard_file(key)}.json",
-                          _dump({t: _flat(p) for t, p in sorted(terms.items())}))
-    _remove_unwanted(root, wanted)
+        (fresh / "t" / f"{shard_file(key)}.json").write_bytes(_dump({t: _flat(p) for t, p in sorted(terms.items())}))
+    if root.exists():
+        root.rename(stale)
+    fresh.rename(root)
+    shutil.rmtree(stale, ignore_errors=True)
     state = {"settings": tok.settings(), "next": len(numbered), "pages": page_docs,
              "docs": {str(n): v for n, v in info.items()}}
     _finish(out, state)
@@ -406,18 +416,10 @@ def _write_if_changed(path: Path, data: bytes) -> None:
     _write(path, data)
 
 
-def _remove_unwanted(root: Path, wanted: set[str]) -> None:
-    for folder, _, files in os.walk(root):
-        rel = os.path.relpath(folder, root).replace(os.sep, "/")
-        prefix = "" if rel == "." else rel + "/"
-        for name in files:
-            if prefix + name not in wanted:
-                os.unlink(os.path.join(folder, name))
-
-
 def remove_index(out: Path) -> None:
     """Drop the index and its bookkeeping (a site built without search)."""
-    shutil.rmtree(Path(out) / INDEX_DIR, ignore_errors=True)
+    for name in (INDEX_DIR, f".{INDEX_DIR}.new", f".{INDEX_DIR}.old"):
+        shutil.rmtree(Path(out) / name, ignore_errors=True)
     (Path(out) / STATE).unlink(missing_ok=True)
 
 
