@@ -25,7 +25,7 @@ from .chapters import (Boundary, announced_title, find_boundaries, handover_name
 from .ids import slugify
 from .linking import PaperIndex, find_mentions, link_chapter
 from .models import Chapter, Episode, Mention, Paper, Person, Poster, Utterance
-from .speakers import person_for, resolve_name, same_person
+from .speakers import person_for, resolve_name, same_person, sounds_like
 from .timefmt import format_timestamp
 
 log = logging.getLogger(__name__)
@@ -261,6 +261,10 @@ def align_episode(episode: Episode, papers: dict[str, Paper], people: dict[str, 
 
         def resolve(name: str, at: int | None, depth: int = 0) -> str:
             full = resolve_name(name, resolved, notes_names, full_authors)
+            if full is None and at is not None and name == first_intro:
+                # the chapter's first self-introduction is most likely the presenter the notes name
+                close = [n for n in notes_names if sounds_like(name, n)]
+                full = close[0] if len(close) == 1 else None
             if full is None and len(name.split()) >= 2:
                 full = resolve_name(name, [p.name for p in people.values()], catalog_authors)
             if full is None and surnames and (len(name.split()) >= 2 or name == first_intro):

@@ -50,6 +50,18 @@ def same_person(spoken: str, full: str, *, threshold: float = 84.0) -> bool:
     return word == fw[0] or (len(fw) >= 2 and len(word) >= 4 and fuzz.ratio(word, fw[-1]) >= 88)
 
 
+def sounds_like(spoken: str, full: str) -> bool:
+    """A looser :func:`same_person`, for the few names the show notes give for one chapter: the spoken
+    name run together sounds like the first name or the whole name ("Shen Yu" ~ "Shunyu Yao"). Only
+    for a pool that small: against every author of a catalog it would find strangers."""
+    from rapidfuzz import fuzz
+
+    s, f = _fold(spoken).replace(" ", ""), _fold(full)
+    if len(s) < 4 or not f:
+        return False
+    return fuzz.ratio(s, f.split()[0]) >= 80 or fuzz.ratio(s, f.replace(" ", "")) >= 80
+
+
 def resolve_name(spoken: str, *pools: Iterable[str]) -> str | None:
     """The first known full name in ``pools`` (searched in order, most specific first) that the
     spoken name refers to; None when there is none or a pool holds several matching names."""
