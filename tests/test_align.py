@@ -350,3 +350,57 @@ def test_whole_notes_past_the_dev_slice(project, seeds):
         "DPO Poster Session", "DataComp Poster Session", "LLaVA Poster Session", "Tree of Thought Poster Session"]
     assert not [p for p in people.values() if p.name == "Shenyu Zhang"]
     assert len(project.content.load_posters()) == 4
+
+
+def _session(labels: bool) -> tuple[Episode, dict[str, Paper]]:
+    """A made-up conference session: a chair introduces three talks with the idioms chairs use
+    ("our first speaker is", "please welcome", "the floor is yours", "it is my pleasure to introduce"),
+    speakers introduce themselves in other ways than the podcast's ("I am ...", "My name is ...",
+    or not at all), with questions after each talk."""
+    chair, a, b, c, q = "SPEAKER_00", "SPEAKER_01", "SPEAKER_02", "SPEAKER_03", "SPEAKER_04"
+    lines: list[tuple[str, str]] = [
+        (chair, "Good morning and welcome to the session on efficient inference."),
+        (chair, "We have three talks this morning, each followed by a few questions."),
+        (chair, "Our first speaker comes from Tsinghua and works on decoding."),
+        (chair, "Please welcome Wei Zhang."),
+        (a, "Thank you. I am Wei Zhang, and today I will talk about draft trees for speculative decoding.")]
+    lines += [(a, f"A small draft model proposes a tree of tokens and the large model verifies it, part {k}.")
+              for k in range(36)]
+    lines += [(a, "Thank you for your attention."), (chair, "Thank you. We have time for a question."),
+              (q, "How deep can the draft tree go before verification gets slower?"),
+              (a, "About five levels in our experiments."),
+              (chair, "Our next speaker is Anna Novak. The floor is yours.")]
+    lines += [(b, "Thanks. So this work is about compressing the key value cache of long prompts.")]
+    lines += [(b, f"Keys and values are stored in low precision per channel, and old tokens leave the cache, part {k}.")
+              for k in range(36)]
+    lines += [(chair, "Thank you Anna."), (q, "Does the eviction hurt retrieval over long documents?"),
+              (b, "Only slightly, the retrieval accuracy drops by one point."),
+              (chair, "And now it is my pleasure to introduce Carlos Garcia.")]
+    lines += [(c, "Hello everyone. My name is Carlos Garcia, and I work on sparse attention for inference.")]
+    lines += [(c, f"Our sparse attention kernels skip blocks with low scores on the accelerator, part {k}.")
+              for k in range(36)]
+    lines += [(chair, "Let's thank all our speakers again.")]
+    utts = [Utterance(start=5.0 * i, end=5.0 * i + 4.8, text=t, speaker=s if labels else None)
+            for i, (s, t) in enumerate(lines)]
+    papers = {p.id: p for p in [
+        Paper(id="dt", title="Draft Trees: Faster Speculative Decoding", authors=["Wei Zhang", "Mei Ito"],
+              abstract="A draft model proposes a tree of tokens that the target model verifies in one pass."),
+        Paper(id="kv", title="Compressing the Key Value Cache of Long Prompts", authors=["Anna Novak"],
+              abstract="We quantize the key value cache per channel and evict stale entries."),
+        Paper(id="sa", title="Block-Sparse Attention Kernels for Inference", authors=["Carlos Garcia", "Sara Kim"],
+              abstract="Sparse attention kernels skip low-scoring blocks on the accelerator."),
+        *_decoys(300)]}
+    return Episode(slug="session", title="session", transcript=Transcript(utterances=utts)), papers
+
+
+@pytest.mark.parametrize("labels", [True, False])
+def test_a_chaired_conference_session(labels):
+    ep, papers = _session(labels)
+    result = align_episode(ep, papers, {}, LEXICAL)
+    talks = [c for c in result.chapters if c.kind != "intro"]
+    starts = [20, 230, 435]  # the first words of each speaker
+    assert [round(c.start) for c in talks] == starts
+    assert [c.paper for c in talks] == ["dt", "kv", "sa"]
+    people = {p.id: p for p in result.people}
+    named = [{people[s].name for s in c.speakers if s in people} for c in talks]
+    assert "Wei Zhang" in named[0] and "Anna Novak" in named[1] and "Carlos Garcia" in named[2]

@@ -177,3 +177,35 @@ def test_transcript_edit_reaches_the_episode_page(demo):
     assert "episodes/two-callers/index.html" in report.written
     assert page.read_text("utf-8") != before
     assert _rebuild(demo).written == []  # and then nothing is stale either way
+
+
+def test_related_lists_updated_in_place_equal_a_full_computation(seeds):
+    """After edits, additions and removals, the incremental related lists are the full computation's,
+    on real embeddings of the seed catalog (188 papers)."""
+    import random
+
+    from pipeline.catalog import merge_papers, read_papers
+    from pipeline.embed import embed_texts
+    from pipeline.viz import related_from_vectors, update_related
+
+    cat: dict = {}
+    for name in ["paper-listing.txt", "research-highlights-blog.txt", "neurips-2023-day5-notes.txt"]:
+        cat = merge_papers(cat, read_papers(seeds / name))
+    ids = sorted(cat)
+    texts = {pid: f"{cat[pid].title}. {cat[pid].abstract[:300]}" for pid in ids}
+    rng = random.Random(3)
+    before = ids[:-3]  # three papers are new after the change
+    vecs = embed_texts([texts[i] for i in before])
+    hashes = {i: str(hash(texts[i])) for i in before}
+    after = [i for i in ids if i not in set(rng.sample(before, 2))]  # two removed
+    edited = set(rng.sample(after, 4))  # four rewritten: one takes another paper's text
+    new_texts = {i: (texts[after[0]] if i == min(edited) else texts[i] + " Revised.") if i in edited else texts[i]
+                 for i in after}
+    vecs2 = embed_texts([new_texts[i] for i in after])
+    new_hashes = {i: str(hash(new_texts[i])) for i in after}
+    for k, min_score in [(5, 0.3), (3, 0.0)]:
+        old = related_from_vectors(before, vecs, k, min_score)
+        got = update_related(old, hashes, after, new_hashes, vecs2, k, min_score)
+        want = related_from_vectors(after, vecs2, k, min_score)
+        assert got == want
+        assert any(got[i] != old.get(i) for i in after if i not in edited)  # others' lists did change

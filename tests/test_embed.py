@@ -1,0 +1,41 @@
+"""The NumPy encoder gives sentence-transformers' vectors for all-MiniLM-L6-v2 (the same shipped model)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from pipeline import embed
+
+pytest.importorskip("sentence_transformers")
+
+
+@pytest.fixture(scope="module")
+def texts(seeds: Path) -> list[str]:
+    words = (seeds / "paper-listing.txt").read_text("utf-8").split()
+    # short and long (past the 256-token cut), one-word, empty, accents and CJK, in mixed lengths
+    out = [" ".join(words[i * 97: i * 97 + n]) for i, n in enumerate([3, 40, 400, 12, 150, 1, 260, 75])]
+    return out + ["", "Mamba", "Ünïcode café, naïve résumé: 中文 text", "QLoRA: Efficient Finetuning of Quantized LLMs"]
+
+
+def test_numpy_encoder_matches_sentence_transformers(texts):
+    ours = embed._numpy_model().encode(texts, batch_size=5)  # batches of mixed lengths: padding is masked
+    theirs = embed._torch_model().encode(texts, normalize_embeddings=True, convert_to_numpy=True)
+    assert ours.dtype == np.float32 and ours.shape == (len(texts), embed.DIM)
+    assert np.abs(ours - theirs).max() < 1e-5
+    assert np.allclose(np.linalg.norm(ours, axis=1), 1.0, atol=1e-5)
+    # and they are meaningful: a title is closer to its own abstract's words than to another's
+    assert ours[-1] @ ours[-2] < ours[-1] @ embed._numpy_model().encode(["finetuning quantized language models"])[0]
+
+
+def test_few_texts_never_import_torch(tmp_path):
+    import subprocess
+    import sys
+
+    code = ("import sys; from pipeline.embed import embed_texts; v = embed_texts(['a paper title', 'another']); "
+            "assert v.shape == (2, 384); print('torch' in sys.modules, 'sentence_transformers' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
+                         cwd=Path(__file__).resolve().parents[1])
+    assert out.stdout.split() == ["False", "False"]
