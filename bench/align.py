@@ -1,9 +1,10 @@
 """Alignment benchmark: chapter boundaries, links and names against a truth file, with and without notes.
 
-    .venv/bin/python bench/align.py [--seeds ../shared/seeds] [--truth truth.json] [--until 4320]
+    .venv/bin/python bench/align.py [--seeds ../shared/seeds] [--notes NOTES] [--truth truth.json] [--until 4320]
+    .venv/bin/python bench/align.py --notes tests/data/neurips-2023-recap.shownotes-full.txt --until 99999
 
-Without --truth the truth is read from the dev show notes (its six chapters; the speakers and the
-paper each chapter is about, by title). Prints one table row per setting: boundary precision/recall
+Without --truth the truth is read from the show notes (the seeds' dev notes: six chapters; or
+``--notes``: the speakers and the paper each chapter is about, by title). Prints one table row per setting: boundary precision/recall
 within 15 s and 30 s (spurious boundaries counted before --until only, since the notes stop there),
 chapters within 2 s, link accuracy, name accuracy, and the wall-clock and CPU seconds align took (the
 embedding run loads the model and embeds cold), against a lexical-only run as the baseline.
@@ -34,9 +35,9 @@ NOTES = "neurips-2023-recap.shownotes-dev.txt"
 TRANSCRIPT = "neurips-2023-recap.transcript.txt"
 
 
-def truth_from_notes(seeds: Path, catalog: dict) -> list[dict]:
-    """Truth rows {start, paper, speakers} from the dev notes: the notes' own chapter-paper links."""
-    notes = parse_notes(seeds / NOTES)
+def truth_from_notes(notes_file: Path, catalog: dict) -> list[dict]:
+    """Truth rows {start, paper, speakers} from show notes: the notes' own chapter-paper links."""
+    notes = parse_notes(notes_file)
     merged = merge_papers(catalog, notes.papers)
     from pipeline.notes import link_chapters
 
@@ -70,7 +71,9 @@ def score(result, truth: list[dict], papers: dict, people: dict, until: float, t
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--seeds", type=Path, default=Path(__file__).resolve().parents[2] / "shared" / "seeds")
-    ap.add_argument("--truth", type=Path, help="JSON list of {start, paper, speakers} (default: the dev notes)")
+    ap.add_argument("--truth", type=Path, help="JSON list of {start, paper, speakers} (default: from the notes)")
+    ap.add_argument("--notes", type=Path, help="show notes to align with and take the truth from (default: the "
+                    "seeds' dev notes; tests/data has a reconstruction of the whole episode's 16 chapters)")
     ap.add_argument("--until", type=float, default=4320.0, help="count spurious boundaries before this time (s)")
     args = ap.parse_args()
     seeds = args.seeds
@@ -81,11 +84,12 @@ def main() -> None:
         catalog: dict = {}
         for name in CATALOG:
             catalog = merge_papers(catalog, read_papers(seeds / name))
-        notes = parse_notes(seeds / NOTES)
+        notes_file = args.notes or seeds / NOTES
+        notes = parse_notes(notes_file)
         catalog_notes = merge_papers(catalog, notes.papers)  # the papers-covered list, as a catalog only
         for p in catalog_notes.values():
             project.content.save_paper(p)
-        truth = json.loads(args.truth.read_text()) if args.truth else truth_from_notes(seeds, catalog)
+        truth = json.loads(args.truth.read_text()) if args.truth else truth_from_notes(notes_file, catalog)
         transcript = read_transcript(seeds / TRANSCRIPT)
         ep = Episode(slug="recap", title="recap", transcript=transcript)
         project.content.save_episode(ep)

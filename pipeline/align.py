@@ -67,8 +67,10 @@ def _strip_et_al(name: str) -> str:
 
 def _with_surname(spoken: str, surnames: list[str], *, first: bool) -> str | None:
     """A speaker's full name from what they say and the catalog's surname-only author ("Dettmers et
-    al."): "Tim" + "Dettmers" when they are the first to introduce themselves (the presenting first
-    author); "Ryland Schaefer" -> "Ryland Schaeffer" when the surnames are close."""
+    al."): "Tim" + "Dettmers" when they are the first to introduce themselves (most often the
+    presenting first author: right for "Tim" and "Niklas" in the seed episode, wrong for "Jane" in
+    a talk on "Schick et al."; show notes or a person's correction in content/people/ settle it);
+    "Ryland Schaefer" -> "Ryland Schaeffer" when the surnames are close."""
     words = spoken.split()
     if len(words) >= 2:
         for s in surnames:
@@ -206,6 +208,8 @@ def align_episode(episode: Episode, papers: dict[str, Paper], people: dict[str, 
     catalog_authors = sorted({n for p in papers.values() for a in p.authors if len((n := _strip_et_al(a)).split()) >= 2})
     votes: dict[str, Counter[str]] = defaultdict(Counter)
     covered: list[str] = list(episode.papers)
+    earlier_names: list[str] = []  # people who spoke in the chapters before (not the host)
+    presented: dict[str, list[str]] = defaultdict(list)  # paper id -> who presented it in an earlier chapter
     posters: list[Poster] = []
     for k, c in enumerate(chapters):
         lo, hi = _chapter_range(utts, c.start, c.end)
@@ -238,7 +242,10 @@ def align_episode(episode: Episode, papers: dict[str, Paper], people: dict[str, 
             hint = c.title if c.source == "notes" else ""
             pid, conf, ranked = link_chapter(
                 index, lead_in=intro, opening=opening, body=body, names=[n for n, _ in spoken] + notes_names,
-                hint=hint, embed_sim=embed_sim, min_score=opts.link_min_score, margin=opts.link_margin)
+                hint=hint, embed_sim=embed_sim, min_score=opts.link_min_score, margin=opts.link_margin,
+                presented=presented,
+                # a poster session where nobody new is named, after a talk: most likely the same work
+                continues=chapters[k - 1].paper if k and c.kind == "poster" and not spoken and not notes_names else None)
             if pid is not None:
                 paper = papers[pid]
                 c.paper = pid
@@ -264,10 +271,13 @@ def align_episode(episode: Episode, papers: dict[str, Paper], people: dict[str, 
                 # the chapter's first self-introduction is most likely the presenter the notes name
                 close = [n for n in notes_names if sounds_like(name, n)]
                 full = close[0] if len(close) == 1 else None
+            if full is None:  # "My name is Samir" again, in the poster session after his talk
+                full = resolve_name(name, earlier_names)
             if full is None and len(name.split()) >= 2:
-                full = resolve_name(name, [p.name for p in people.values()], catalog_authors)
+                full = (resolve_name(name, [p.name for p in people.values()])
+                        or resolve_name(name, catalog_authors, strict=True))
             if full is None and surnames and (len(name.split()) >= 2 or name == first_intro):
-                full = _with_surname(name, surnames, first=True)
+                full = _with_surname(name, surnames, first=name == first_intro)
             if full is None and len(name.split()) < 2 and depth == 0:
                 longer = resolve_name(name, said_in_full)  # "I'm Jeff" after "here's Jeff Dean"
                 if longer is not None:
@@ -302,6 +312,11 @@ def align_episode(episode: Episode, papers: dict[str, Paper], people: dict[str, 
                 if label and label != utts[lo].speaker:
                     votes[label][host.id] += 1
         c.speakers = ids
+        for s in ids:
+            if s in people and people[s].name not in earlier_names:
+                earlier_names.append(people[s].name)
+            if c.paper and s in people and people[s].name not in presented[c.paper]:
+                presented[c.paper].append(people[s].name)
         if c.source == "auto" and c.kind != "intro":
             announced = next((t for i in range(lo, min(ihi, hi)) if (t := announced_title(
                 span_text(utts, i, min(i + 2, hi))))), None)  # an announcement may run over two lines

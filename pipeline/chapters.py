@@ -64,6 +64,8 @@ _HANDOVER = [
     (re.compile(r"\bhere(?:'s| is| are)\s+(?:the|a|an|our|my)\s+(?:[\w&'-]+\s+){0,5}?(?:oral|talk|session|q\s*&\s*a|"
                 r"interview|presentation|chat|conversation|keynote|lecture|spotlight)\b", re.I), 2.0),
     (re.compile(r"\blet'?s (?:check out|hear from|listen to|introduce|turn to|go to|hear)\b", re.I), 1.8),
+    # "so let's give them a listen", "have a listen", "let's listen in"
+    (re.compile(r"\b(?:give (?:it|them|him|her|this) a listen|(?:take|have) a listen|listen in)\b", re.I), 1.8),
     (re.compile(r"\b(?:you can|you'll|we'll|we're gonna|we are going to|we're going to) (?:now )?hear\b", re.I), 1.6),
     (re.compile(r"\bhear (?:directly )?from\b", re.I), 1.4),
     (re.compile(rf"\b(?:next|following) (?:session|talk|oral|up|speaker)\b.{{0,40}}\bwith\s+(?P<name>{NAME})"), 1.6),

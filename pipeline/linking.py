@@ -34,14 +34,23 @@ def tokens(text: str) -> list[str]:
     return [w for w in norm_title(text).split() if w not in _STOP and len(w) > 1]
 
 
+def _plural_optional(word: str, *, last: bool) -> str:
+    """``word`` as a pattern that also takes it without its plural "s" (and the last word with one)."""
+    stem = word[:-1] if len(word) > 3 and word[-1] in "sS" else word
+    return re.escape(stem) + ("s?" if stem != word or last else "")
+
+
 def _alias_pattern(alias: str) -> re.Pattern[str] | None:
     """A word-bounded pattern for a short name; acronyms and camel-case names match case-insensitively
     but only where the transcript capitalises them ("QLORA" for "QLoRA"), plain words match exactly."""
     alias = alias.strip()
     if len(alias) < 3 or len(alias.split()) > 4:
         return None
-    body = r"[\s-]*".join(re.escape(p) for p in re.split(r"[\s-]+", alias))
-    if len(alias.split()) >= 3:  # a phrase: "Direct Preference Optimization", in any case
+    parts = re.split(r"[\s-]+", alias)
+    body = r"[\s-]*".join(re.escape(p) for p in parts)
+    if len(alias.split()) >= 3:  # a phrase: "Direct Preference Optimization", in any case, and
+        # said with or without a plural ending ("the tree of thought paper" for "Tree of Thoughts")
+        body = r"[\s-]*".join(_plural_optional(p, last=k == len(parts) - 1) for k, p in enumerate(parts))
         return re.compile(rf"(?<![\w-])(?i:{body})(?![\w-])")
     upper = sum(ch.isupper() for ch in alias)
     if upper >= 2 or any(ch.isdigit() for ch in alias):
@@ -147,10 +156,14 @@ def author_match(name: str, paper: Paper) -> str | None:
 
 def link_chapter(index: PaperIndex, *, lead_in: str, opening: str, body: str, names: list[str],
                  hint: str = "", embed_sim=None, min_score: float = 3.0, margin: float = 1.0,
-                 shortlist: int = 15) -> tuple[str | None, float, list[Evidence]]:
+                 shortlist: int = 15, presented: dict[str, list[str]] | None = None,
+                 continues: str | None = None) -> tuple[str | None, float, list[Evidence]]:
     """Pick the paper a chapter is about. ``lead_in`` is the host's introduction before it, ``opening``
     its first minutes, ``body`` all of it, ``names`` its speakers' names, ``hint`` a title from show
-    notes; ``embed_sim(text, paper_ids) -> {id: cosine}`` adds content similarity when given.
+    notes; ``embed_sim(text, paper_ids) -> {id: cosine}`` adds content similarity when given;
+    ``presented`` (paper id -> people who presented it in an earlier chapter of the episode) counts a
+    speaker who presents again (the poster session after the talk) like an author; ``continues`` is
+    the paper of the talk before a poster session where nobody new is named, most often the same work.
     Returns (paper id or None, confidence 0-1, the scored shortlist)."""
     head = f"{lead_in} {opening}"
     bm = index.bm25(f"{head} {body[:6000]} {hint}")
@@ -189,6 +202,14 @@ def link_chapter(index: PaperIndex, *, lead_in: str, opening: str, body: str, na
         if authors and e.score > 0.5:
             e.score += 1.5
             e.reasons.append(f"speaker is an author ({authors[0]})")
+    for pid, presenters in (presented or {}).items():
+        again = next((p for p in presenters for n in names if same_person(n, p)), None)
+        if again is not None and pid in index.papers:
+            ev(pid).score += 1.5
+            ev(pid).reasons.append(f"presented earlier in the episode ({again})")
+    if continues is not None and continues in cands and cands[continues].score > 0.5:
+        cands[continues].score += 1.0
+        cands[continues].reasons.append("the talk before is about it")
     ranked = sorted(cands.values(), key=lambda e: -e.score)
     if not ranked:
         return None, 0.0, []

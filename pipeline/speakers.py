@@ -26,17 +26,21 @@ def _fold(name: str) -> str:
     return " ".join(text.split())
 
 
-def same_person(spoken: str, full: str, *, threshold: float = 84.0) -> bool:
+def same_person(spoken: str, full: str, *, threshold: float = 84.0, strict: bool = False) -> bool:
     """Is the spoken name (one or more words, misspelt by ASR) the person called ``full``?
 
-    Two or more words: the whole names are close ("Ryland Schaefer" ~ "Rylan Schaeffer"). One word: it
-    is the first name or the surname ("Niklas", "Raphael" ~ "Rafael", "Schaefer")."""
+    Two or more words: the whole names are close ("Ryland Schaefer" ~ "Rylan Schaeffer"), or the
+    spoken words are a first name heard as two ("Hao Tian" ~ "Haotian Liu"). One word: it is the first
+    name or the surname ("Niklas", "Raphael" ~ "Rafael", "Schaefer"). ``strict``: whole names only,
+    for pools as large as every author of a catalog, where a first name alone finds strangers."""
     from rapidfuzz import fuzz
 
     s, f = _fold(spoken), _fold(full)
     if not s or not f:
         return False
     sw, fw = s.split(), f.split()
+    if strict:
+        return len(sw) >= 2 and fuzz.ratio(s, f) >= threshold
     if len(sw) >= 2:
         if fuzz.ratio(s, f) >= threshold:
             return True
@@ -62,11 +66,11 @@ def sounds_like(spoken: str, full: str) -> bool:
     return fuzz.ratio(s, f.split()[0]) >= 80 or fuzz.ratio(s, f.replace(" ", "")) >= 80
 
 
-def resolve_name(spoken: str, *pools: Iterable[str]) -> str | None:
+def resolve_name(spoken: str, *pools: Iterable[str], strict: bool = False) -> str | None:
     """The first known full name in ``pools`` (searched in order, most specific first) that the
     spoken name refers to; None when there is none or a pool holds several matching names."""
     for pool in pools:
-        hits = list(dict.fromkeys(n for n in pool if same_person(spoken, n)))
+        hits = list(dict.fromkeys(n for n in pool if same_person(spoken, n, strict=strict)))
         if len(hits) == 1:
             return hits[0]
         if len(hits) > 1:

@@ -404,3 +404,17 @@ def test_a_chaired_conference_session(labels):
     people = {p.id: p for p in result.people}
     named = [{people[s].name for s in c.speakers if s in people} for c in talks]
     assert "Wei Zhang" in named[0] and "Anna Novak" in named[1] and "Carlos Garcia" in named[2]
+
+
+def test_without_notes_a_poster_session_after_its_talk(transcript, catalog):
+    """No notes; the catalog knows the papers covered. The DataComp poster session (1:25:37, after
+    "so let's give them a listen") is found, linked to the paper of the talk before it (the same
+    presenter introduces himself again by first name) and its presenter is the talk's Samir Gadre."""
+    covered = merge_papers(catalog, parse_notes(FULL_NOTES).papers)
+    result = align_episode(Episode(slug="recap", title="recap", transcript=transcript), covered, {}, LEXICAL)
+    people = {p.id: p for p in result.people}
+    talk = next(c for c in result.chapters if abs(c.start - parse_timestamp("1:12:23")) <= 5)
+    poster = next(c for c in result.chapters if abs(c.start - parse_timestamp("1:25:37")) <= 5)
+    assert covered[talk.paper].title.startswith("DataComp") and poster.paper == talk.paper
+    assert poster.kind == "poster"
+    assert [people[s].name for s in poster.speakers] == ["Samir Gadre"] == [people[s].name for s in talk.speakers]
