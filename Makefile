@@ -11,7 +11,7 @@ SAMPLE := $(CACHE)/pyannote-sample/sample.wav
 AXE := $(CACHE)/node/node_modules/axe-core/axe.min.js
 PYANNOTE_WHEEL_VERSION := 4.0.7
 
-.PHONY: install system-deps demo test fuzz bench screenshots test-llm clean
+.PHONY: install system-deps demo test golden fuzz bench screenshots test-llm clean
 
 install: $(STAMP) $(SAMPLE) $(AXE)
 
@@ -60,6 +60,10 @@ demo: install
 
 test: install
 	$(PY) -m pytest -q -p no:cacheprovider -ra
+
+# Rewrite tests/golden/ (the demo site's pages that tests/test_golden.py compares) after a meant change.
+golden: install
+	RECAP_UPDATE_GOLDEN=1 $(PY) -m pytest -q -p no:cacheprovider tests/test_golden.py
 
 fuzz: install
 	HYPOTHESIS_PROFILE=long $(PY) -m pytest -q tests/test_fuzz.py

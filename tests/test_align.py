@@ -245,15 +245,20 @@ def _synthetic(labels: bool) -> tuple[Episode, dict[str, Paper]]:
     for k in range(20):
         lines += [(b, f"Our kernels diffuse over molecular graphs to predict binding, result {k}."),
                   (host, f"How does the diffusion kernel scale with molecule size, question {k}?")]
-    utts = [Utterance(start=5.0 * i, end=5.0 * i + 4.8, text=t, speaker=s if labels else None)
-            for i, (s, t) in enumerate(lines)]
-    papers = {p.id: p for p in [
+    return _made_up("synth", lines, labels, [
         Paper(id="smr", title="Sparse Mixture Routers: Scaling Experts Without Collapse",
               authors=["Priya Raman", "Ken Ito"], abstract="We route each token to experts with a balanced load."),
         Paper(id="gdk", title="Graph Diffusion Kernels for Molecular Binding", authors=["Lukas Becker", "Ana Ruiz"],
-              abstract="Diffusion kernels over molecular graphs predict binding affinity."),
-        *_decoys(300)]}
-    return Episode(slug="synth", title="synth", transcript=Transcript(utterances=utts)), papers
+              abstract="Diffusion kernels over molecular graphs predict binding affinity.")])
+
+
+def _made_up(slug: str, lines: list[tuple[str, str]], labels: bool, papers: list[Paper]) -> tuple[Episode, dict[str, Paper]]:
+    """An episode of (speaker label, text) lines, 5 s each (labels dropped when ``labels`` is
+    false), and a catalog of ``papers`` among 300 decoys."""
+    utts = [Utterance(start=5.0 * i, end=5.0 * i + 4.8, text=t, speaker=s if labels else None)
+            for i, (s, t) in enumerate(lines)]
+    catalog = {p.id: p for p in [*papers, *_decoys(300)]}
+    return Episode(slug=slug, title=slug, transcript=Transcript(utterances=utts)), catalog
 
 
 @pytest.mark.parametrize("labels", [True, False])
@@ -380,17 +385,13 @@ def _session(labels: bool) -> tuple[Episode, dict[str, Paper]]:
     lines += [(c, f"Our sparse attention kernels skip blocks with low scores on the accelerator, part {k}.")
               for k in range(36)]
     lines += [(chair, "Let's thank all our speakers again.")]
-    utts = [Utterance(start=5.0 * i, end=5.0 * i + 4.8, text=t, speaker=s if labels else None)
-            for i, (s, t) in enumerate(lines)]
-    papers = {p.id: p for p in [
+    return _made_up("session", lines, labels, [
         Paper(id="dt", title="Draft Trees: Faster Speculative Decoding", authors=["Wei Zhang", "Mei Ito"],
               abstract="A draft model proposes a tree of tokens that the target model verifies in one pass."),
         Paper(id="kv", title="Compressing the Key Value Cache of Long Prompts", authors=["Anna Novak"],
               abstract="We quantize the key value cache per channel and evict stale entries."),
         Paper(id="sa", title="Block-Sparse Attention Kernels for Inference", authors=["Carlos Garcia", "Sara Kim"],
-              abstract="Sparse attention kernels skip low-scoring blocks on the accelerator."),
-        *_decoys(300)]}
-    return Episode(slug="session", title="session", transcript=Transcript(utterances=utts)), papers
+              abstract="Sparse attention kernels skip low-scoring blocks on the accelerator.")])
 
 
 @pytest.mark.parametrize("labels", [True, False])
