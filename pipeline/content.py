@@ -171,6 +171,12 @@ class ParseCache:
         except Exception:  # noqa: BLE001 - a class changed shape since: parse again
             return b"", _MISSING
 
+    def digest(self, key: str, signature: tuple | None) -> bytes | None:
+        """The digest of the file an entry was parsed from, when the file's stat ``signature`` is
+        still the stored one (the record itself is not unpickled)."""
+        hit = self.entries.get(key)
+        return hit[0] if hit is not None and signature is not None and hit[2] == signature else None
+
     def put(self, key: str, digest: bytes, record: Any, signature: tuple | None = None) -> None:
         self.used[key] = (digest, pickle.dumps(record, pickle.HIGHEST_PROTOCOL), signature)
         self.dirty = True
@@ -270,6 +276,19 @@ class ContentStore:
         if cache is not None:
             cache.put(key, digest, record, signature)
         return record
+
+    def _known_digest(self, p: Path, cls: Any, bucket: str) -> None:
+        """Record in :attr:`digests` the digest of a file not read now (a lazy transcript), when the
+        parse cache holds it for the file's current stat signature: page hashes then need no read of
+        50 transcripts per build (0.4 s at conference scale)."""
+        cache = self._parse_cache(bucket)
+        if cache is None:
+            return
+        rel = p.relative_to(self.root).as_posix()
+        with contextlib.suppress(OSError):
+            digest = cache.digest(f"{rel}|{getattr(cls, '__name__', cls)}", stat_signature(os.stat(p)))
+            if digest is not None:
+                self.digests[rel] = digest.hex()
 
     def _save_parse_cache(self, bucket: str, *, prune: bool = True) -> None:
         """Called when a whole folder (or episode) was loaded: entries not looked up are dropped
@@ -416,6 +435,7 @@ class ContentStore:
         tpath = d / "transcript.json"
         if tpath.exists() and lazy_transcript:
             ep.transcript = LazyTranscript(lambda: self._load_transcript(tpath, bucket))
+            self._known_digest(tpath, Transcript, bucket)
         elif tpath.exists():
             ep.transcript = self._record(tpath, Transcript, self._read_json, bucket)
         self._save_parse_cache(bucket, prune=not lazy_transcript)
