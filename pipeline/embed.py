@@ -155,8 +155,11 @@ def _encode(texts: list[str], batch_size: int) -> np.ndarray:
                         show_progress_bar=False)
 
 
-def embed_texts(texts: list[str], *, batch_size: int = 64, cache_dir: Path | None = None) -> np.ndarray:
-    """Embed ``texts`` -> array (len(texts), 384), normalised. Cached per text when cache_dir is set."""
+def embed_texts(texts: list[str], *, batch_size: int = 64, cache_dir: Path | None = None,
+                prune: bool = False) -> np.ndarray:
+    """Embed ``texts`` -> array (len(texts), 384), normalised. Cached per text when cache_dir is set;
+    ``prune``: the cache keeps only these texts' vectors (a caller that always asks for all it needs,
+    as the paper map does: an edited abstract's old vector is dropped, not kept for ever)."""
     if not texts:
         return np.zeros((0, DIM), dtype=np.float32)
     out = np.zeros((len(texts), DIM), dtype=np.float32)
@@ -176,14 +179,17 @@ def embed_texts(texts: list[str], *, batch_size: int = 64, cache_dir: Path | Non
         for i, v in zip(todo, vecs):
             out[i] = v
             store[keys[i]] = v.astype(np.float32)
-        if cache_file is not None:
-            from .content import atomic_write
+    stale = prune and len(store) > len(set(keys))
+    if stale:
+        store = {k: store[k] for k in dict.fromkeys(keys)}
+    if (todo or stale) and cache_file is not None:
+        from .content import atomic_write
 
-            buf = io.BytesIO()
-            names = list(store)
-            np.savez(buf, keys=np.array(names, dtype="S40"),
-                     vecs=np.stack([store[k] for k in names]).astype(np.float32))
-            atomic_write(cache_file, buf.getvalue())
+        buf = io.BytesIO()
+        names = list(store)
+        np.savez(buf, keys=np.array(names, dtype="S40"),
+                 vecs=np.stack([store[k] for k in names]).astype(np.float32))
+        atomic_write(cache_file, buf.getvalue())
     return out
 
 

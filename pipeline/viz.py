@@ -349,7 +349,8 @@ class PaperSpace:
 
             from .embed import DIM, embed_texts
 
-            vecs = (embed_texts(self.texts, cache_dir=Path(self.cache_dir) / "viz" if self.cache_dir is not None else None)
+            vecs = (embed_texts(self.texts, cache_dir=Path(self.cache_dir) / "viz" if self.cache_dir is not None else None,
+                                prune=True)
                     if self.ids else np.zeros((0, DIM), dtype=np.float32))
             self._vecs = np.asarray(vecs, dtype=np.float32)
         return self._vecs
@@ -558,12 +559,17 @@ def update_related(previous: dict[str, list], old_hashes: dict[str, str], ids: l
     kk = min(k, len(ids) - 1)
     cols = [where[pid] for pid in changed]
     sims = vecs @ vecs[cols].T if cols else np.zeros((len(ids), 0), dtype=np.float32)
+    # the lowest score that can still enter each row: its last neighbour's when the row is full
+    floor = np.array([previous[pid][-1][1] if len(previous.get(pid, ())) >= kk else min_score for pid in ids])
+    enters = (np.round(sims, 4) >= floor[:, None]).any(axis=1) if cols else np.zeros(len(ids), dtype=bool)
     for r, pid in enumerate(ids):
         if pid in out:
             continue
+        if not enters[r]:
+            out[pid] = [(rid, s) for rid, s in previous[pid]]
+            continue
         new = [(c, float(sims[r, j])) for j, c in enumerate(changed) if c != pid]
-        out[pid] = _ranked([*((rid, s) for rid, s in previous[pid]), *new], kk, min_score) if new else [
-            (rid, s) for rid, s in previous[pid]]
+        out[pid] = _ranked([*((rid, s) for rid, s in previous[pid]), *new], kk, min_score)
     return out
 
 

@@ -39,3 +39,14 @@ def test_few_texts_never_import_torch(tmp_path):
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
                          cwd=Path(__file__).resolve().parents[1])
     assert out.stdout.split() == ["False", "False"]
+
+
+def test_cache_keeps_what_is_asked_for_and_prunes_on_request(tmp_path):
+    a = embed.embed_texts(["first title", "second title"], cache_dir=tmp_path)
+    again = embed.embed_texts(["first title", "second title"], cache_dir=tmp_path)
+    assert np.array_equal(a, again)
+    embed.embed_texts(["first title", "an edited second title"], cache_dir=tmp_path)
+    assert len(embed._load_cache(tmp_path / embed.CACHE_FILE)) == 3  # without prune, old vectors stay
+    embed.embed_texts(["first title", "an edited second title"], cache_dir=tmp_path, prune=True)
+    kept = embed._load_cache(tmp_path / embed.CACHE_FILE)
+    assert len(kept) == 2 and any(np.array_equal(v, a[0]) for v in kept.values())
