@@ -50,16 +50,20 @@ MANIFEST = ".recap/manifest.json"
 BASE_DIR = ".recap/base"
 
 
-def atomic_write(path: Path, data: bytes | str) -> None:
-    """Write ``data`` to ``path`` so readers see the old file or the new one, never a mix."""
+def atomic_write(path: Path, data: bytes | str, *, durable: bool = True) -> None:
+    """Write ``data`` to ``path`` so readers see the old file or the new one, never a mix.
+    ``durable=False`` skips the fsync: for a build's caches, which are recomputed when a crash leaves
+    them empty (every cache reader takes an unreadable file for a miss), and whose fsyncs of several
+    MB each were a good part of a one-paper build on a busy disk."""
     path.parent.mkdir(parents=True, exist_ok=True)
     raw = data.encode("utf-8") if isinstance(data, str) else data
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
         with os.fdopen(fd, "wb") as fh:
             fh.write(raw)
-            fh.flush()
-            os.fsync(fh.fileno())
+            if durable:
+                fh.flush()
+                os.fsync(fh.fileno())
         os.replace(tmp, path)
     except BaseException:
         with contextlib.suppress(FileNotFoundError):
@@ -189,7 +193,7 @@ class ParseCache:
             return
         with contextlib.suppress(OSError):
             atomic_write(self.path, pickle.dumps({"version": parse_version(), "entries": keep},
-                                                 pickle.HIGHEST_PROTOCOL))
+                                                 pickle.HIGHEST_PROTOCOL), durable=False)
         self.entries, self.used, self.dirty = dict(keep), {}, False
 
 

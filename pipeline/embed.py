@@ -52,8 +52,6 @@ class MiniLM:
         cfg = json.loads((folder / "config.json").read_text("utf-8"))
         self.heads, self.layers, self.eps = cfg["num_attention_heads"], cfg["num_hidden_layers"], cfg["layer_norm_eps"]
         self.w = load_file(str(folder / "model.safetensors"))
-        self.wt = {k[: -len(".weight")]: np.ascontiguousarray(v.T) for k, v in self.w.items()
-                   if k.endswith(".weight") and v.ndim == 2 and k.startswith("encoder.")}
         self.tok = Tokenizer.from_file(str(folder / "tokenizer.json"))
         self.tok.enable_truncation(MAX_TOKENS)
         self.tok.enable_padding(pad_id=0, pad_token="[PAD]")  # to the longest text of a batch
@@ -64,7 +62,8 @@ class MiniLM:
         return (x - mean) / np.sqrt(var + self.eps) * self.w[name + ".weight"] + self.w[name + ".bias"]
 
     def _dense(self, x: np.ndarray, name: str) -> np.ndarray:
-        y = x.reshape(-1, x.shape[-1]) @ self.wt[name]  # one 2-D product (a 3-D one loops per text)
+        # one 2-D product (a 3-D one loops per text); BLAS reads the transposed weights in place
+        y = x.reshape(-1, x.shape[-1]) @ self.w[name + ".weight"].T
         y += self.w[name + ".bias"]
         return y.reshape(*x.shape[:-1], -1)
 
@@ -189,7 +188,7 @@ def embed_texts(texts: list[str], *, batch_size: int = 64, cache_dir: Path | Non
         names = list(store)
         np.savez(buf, keys=np.array(names, dtype="S40"),
                  vecs=np.stack([store[k] for k in names]).astype(np.float32))
-        atomic_write(cache_file, buf.getvalue())
+        atomic_write(cache_file, buf.getvalue(), durable=False)
     return out
 
 

@@ -311,7 +311,7 @@ def episode_text(site: Site, ep: Episode) -> EpisodeText:
 
         with contextlib.suppress(OSError):
             atomic_write(path, pickle.dumps((key, [tuple(vars(p).values()) for p in text.paragraphs], text.quotes,
-                                             text.duration, text.spoken), pickle.HIGHEST_PROTOCOL))
+                                             text.duration, text.spoken), pickle.HIGHEST_PROTOCOL), durable=False)
     return text
 
 

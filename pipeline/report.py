@@ -313,7 +313,7 @@ def transcript_issues(ep: Episode, o: ReportOptions, cache_dir: Path | None = No
         from .content import atomic_write
 
         with contextlib.suppress(OSError):
-            atomic_write(path, pickle.dumps(issues, protocol=pickle.HIGHEST_PROTOCOL))
+            atomic_write(path, pickle.dumps(issues, protocol=pickle.HIGHEST_PROTOCOL), durable=False)
             for old in path.parent.glob("*.pickle"):  # one entry per episode: older transcripts go
                 if old != path:
                     old.unlink(missing_ok=True)

@@ -384,7 +384,8 @@ class PaperSpace:
                 from .content import atomic_write
 
                 try:
-                    atomic_write(path, json.dumps({"hashes": self.hashes, "related": related}, sort_keys=True).encode())
+                    atomic_write(path, json.dumps({"hashes": self.hashes, "related": related}, sort_keys=True).encode(),
+                                 durable=False)
                     for old in folder.glob(f"related-*-{k}-{min_score}.json"):  # older catalogs
                         if old != path:
                             old.unlink(missing_ok=True)
