@@ -96,10 +96,10 @@ def check_stopped(sig: int, code: int | None, out: str) -> None:
     assert "Traceback" not in out, out
     if sig == signal.SIGKILL:
         assert code == -signal.SIGKILL
-    elif code == -signal.SIGTERM or (sig == signal.SIGINT and code == 0):
-        # the signal came after the work, while the interpreter shut down (handlers are reset then; a
-        # SIGINT landing between the result and exit leaves exit status 0):
-        # the command had printed its result and must not have reported an error
+    elif code in (-signal.SIGTERM, -signal.SIGINT) or (sig == signal.SIGINT and code == 0):
+        # the signal came after the work, while the interpreter shut down (handlers are reset then, so
+        # the default action ends the process; a SIGINT landing between the result and exit leaves
+        # exit status 0): the command had printed its result and must not have reported an error
         assert out.strip() and "Error" not in out, out
     else:
         assert code == 130, (code, out)
