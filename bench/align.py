@@ -22,13 +22,13 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from pipeline.align import AlignOptions, align_episode  # noqa: E402
-from pipeline.catalog import find_paper, merge_papers, read_papers  # noqa: E402
+from pipeline.align.episode import AlignOptions, align_episode  # noqa: E402
+from pipeline.sources.catalog import find_paper, merge_papers, read_papers  # noqa: E402
 from pipeline.config import init_project, open_project  # noqa: E402
 from pipeline.models import Episode  # noqa: E402
-from pipeline.notes import apply_notes, parse_notes  # noqa: E402
-from pipeline.speakers import same_person  # noqa: E402
-from pipeline.transcripts import read_transcript  # noqa: E402
+from pipeline.sources.notes import apply_notes, parse_notes  # noqa: E402
+from pipeline.align.speakers import same_person  # noqa: E402
+from pipeline.sources.transcripts import read_transcript  # noqa: E402
 
 CATALOG = ["paper-listing.txt", "research-highlights-blog.txt", "neurips-2023-day5-notes.txt"]
 NOTES = "neurips-2023-recap.shownotes-dev.txt"
@@ -39,7 +39,7 @@ def truth_from_notes(notes_file: Path, catalog: dict) -> list[dict]:
     """Truth rows {start, paper, speakers} from show notes: the notes' own chapter-paper links."""
     notes = parse_notes(notes_file)
     merged = merge_papers(catalog, notes.papers)
-    from pipeline.notes import link_chapters
+    from pipeline.sources.notes import link_chapters
 
     covered = [find_paper(merged, p.title) for p in notes.papers]
     links = link_chapters(notes.chapters, [p for p in covered if p is not None])

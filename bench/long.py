@@ -64,7 +64,7 @@ def child(kind: str, audio: str, cache: str) -> None:
     if kind == "bare":
         from faster_whisper import WhisperModel, decode_audio
 
-        from pipeline.transcribe import bundled_model_path
+        from pipeline.audio.transcribe import bundled_model_path
 
         model = WhisperModel(str(bundled_model_path()), device="cpu", compute_type="int8")
         x = decode_audio(audio, sampling_rate=16000)
@@ -75,7 +75,7 @@ def child(kind: str, audio: str, cache: str) -> None:
         text = " ".join(s.text for s in segs)
         out = {"text": text, "duration": len(x) / 16000}
     else:
-        from pipeline.process import ProcessOptions, process_recording
+        from pipeline.jobs.recording import ProcessOptions, process_recording
 
         res = process_recording(Path(audio), ProcessOptions.from_config(None, device="cpu"), Path(cache))
         out = {"text": " ".join(u.text for u in res.transcript.utterances), "duration": res.duration,

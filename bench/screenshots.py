@@ -44,8 +44,8 @@ def main() -> None:
     from playwright.sync_api import sync_playwright
 
     from pipeline.config import open_project
-    from pipeline.render import build_site
-    from pipeline.serve import make_server
+    from pipeline.site.build import build_site
+    from pipeline.site.serve import make_server
 
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)

@@ -44,7 +44,7 @@ sys.path.insert(0, str(REPO / "bench"))
 RECAP_SCRIPT = Path(sys.executable).parent / "recap"  # the console script of this venv
 RECAP = [sys.executable, str(RECAP_SCRIPT)]
 HUGO = shutil.which("hugo") or "/usr/bin/hugo"
-PAGES_ONLY = ("import sys; from pipeline.config import open_project; from pipeline.render import build_site; "
+PAGES_ONLY = ("import sys; from pipeline.config import open_project; from pipeline.site.build import build_site; "
               "build_site(open_project(sys.argv[1]), search=False)")
 
 

@@ -67,9 +67,9 @@ def main() -> None:
     from pyannote.core import Annotation, Segment
     from pyannote.metrics.diarization import DiarizationErrorRate
 
-    from pipeline.decode import decode
+    from pipeline.audio.decode import decode
     from pipeline import diarize as stage
-    from pipeline.diarize import DiarizeOptions, diarize, to_annotation
+    from pipeline.audio.diarize import DiarizeOptions, diarize, to_annotation
 
     current = stage.NEIGHBOUR_SECONDS
     methods = {"15% neighbours": 0.0, f"+ >= {current:g} s of neighbours": current}

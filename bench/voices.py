@@ -2,7 +2,7 @@
 
 pyannote's 30 s two-speaker sample is cut in two (at 15 s and at 18 s) and each half is treated as an
 episode; a synthetic espeak-ng voice is the stranger. Embeddings come from the diarizer's encoder
-(`pipeline.diarize.speaker_embeddings`) over the reference RTTM turns. Prints, for every pair, the
+(`pipeline.audio.diarize.speaker_embeddings`) over the reference RTTM turns. Prints, for every pair, the
 cosine similarity, then what the library decides with its calibrated threshold and margin.
 
 Run: .venv/bin/python bench/voices.py
@@ -21,9 +21,9 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from pipeline.decode import decode  # noqa: E402
-from pipeline.diarize import Turn, speaker_embeddings  # noqa: E402
-from pipeline.voices import RESEMBLYZER, VoiceOptions, match_voices  # noqa: E402
+from pipeline.audio.decode import decode  # noqa: E402
+from pipeline.audio.diarize import Turn, speaker_embeddings  # noqa: E402
+from pipeline.audio.voices import RESEMBLYZER, VoiceOptions, match_voices  # noqa: E402
 
 SAMPLE = ROOT / ".cache" / "pyannote-sample"
 

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from .content import atomic_write
+from pipeline.content import atomic_write
 
 log = logging.getLogger(__name__)
 

@@ -15,8 +15,8 @@ from pathlib import Path
 
 import click
 
-from .config import Project, init_project, open_project
-from .errors import RecapError
+from pipeline.config import Project, init_project, open_project
+from pipeline.errors import RecapError
 
 log = logging.getLogger("recap")
 
@@ -133,7 +133,7 @@ def list_(project: Project) -> None:
         click.echo(f"  {pid}  {paper.title}")
 
 
-# -- importers and exporters (pipeline.transcripts, pipeline.notes, pipeline.catalog, pipeline.export) --
+# -- importers and exporters (pipeline.sources.transcripts, pipeline.sources.notes, pipeline.sources.catalog, pipeline.export) --
 @main.command("import-transcript")
 @click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
 @click.option("--episode", "slug", required=True, help="Episode slug (folder name under content/episodes/).")
@@ -143,7 +143,7 @@ def list_(project: Project) -> None:
 @pass_project
 def import_transcript_cmd(project: Project, file: Path, slug: str, title: str | None, fmt: str | None) -> None:
     """Import a transcript (whisper.cpp, SRT, WebVTT, faster-whisper/WhisperX JSON) into an episode."""
-    from .transcripts import import_transcript
+    from pipeline.sources.transcripts import import_transcript
 
     ep = import_transcript(project, file, slug, title=title, fmt=fmt)
     t = ep.transcript
@@ -157,7 +157,7 @@ def import_transcript_cmd(project: Project, file: Path, slug: str, title: str | 
 @pass_project
 def import_notes_cmd(project: Project, file: Path, slug: str, title: str | None) -> None:
     """Import show notes: chapters, speakers, papers covered, description."""
-    from .notes import apply_notes, parse_notes
+    from pipeline.sources.notes import apply_notes, parse_notes
 
     ep = apply_notes(project, slug, parse_notes(file), title=title)
     linked = sum(1 for c in ep.chapters if c.paper)
@@ -175,12 +175,12 @@ def papers() -> None:
 @pass_project
 def papers_import(project: Project, files: tuple[Path, ...]) -> None:
     """Import paper lists (reading list, arXiv-link blog, day notes, BibTeX, JSON, YAML)."""
-    from .catalog import import_papers
+    from pipeline.sources.catalog import import_papers
 
     click.echo(import_papers(project, files).summary())
 
 
-# -- summaries (pipeline.summarize) --
+# -- summaries (pipeline.summarize.summaries) --
 @main.command("summarize")
 @click.argument("slug")
 @click.option("--backend", type=click.Choice(["extractive", "llm"]), help="Default: [summaries] backend.")
@@ -191,7 +191,7 @@ def papers_import(project: Project, files: tuple[Path, ...]) -> None:
 def summarize_cmd(project: Project, slug: str, backend: str | None, url: str | None, model: str | None,
                   max_words: int | None) -> None:
     """Summarize each chapter of an episode and the episode, every sentence with its timestamp."""
-    from .summarize import SummaryOptions, run_summarize
+    from pipeline.summarize.summaries import SummaryOptions, run_summarize
 
     opts = SummaryOptions.from_config(project.config.summaries, backend=backend, url=url, model=model,
                                       max_words=max_words)
@@ -209,8 +209,8 @@ def summarize_cmd(project: Project, slug: str, backend: str | None, url: str | N
 @pass_project
 def export_cmd(project: Project, slug: str, fmt: str, output: Path | None) -> None:
     """Write an episode's chapters or transcript in a standard format."""
-    from .content import atomic_write
-    from .export import export_episode
+    from pipeline.content import atomic_write
+    from pipeline.export import export_episode
 
     text = export_episode(project, slug, fmt)
     if output is None:
@@ -220,7 +220,7 @@ def export_cmd(project: Project, slug: str, fmt: str, output: Path | None) -> No
         click.echo(f"Wrote {output}", err=True)
 
 
-# -- publishing (pipeline.publish) --
+# -- publishing (pipeline.publish.deploy) --
 @main.command("publish")
 @click.option("--to", "to", metavar="TARGET",
               help="git:BRANCH, git:REMOTE:BRANCH, dir:PATH or rsync:[HOST:]PATH (default: [publish] to).")
@@ -230,7 +230,7 @@ def export_cmd(project: Project, slug: str, fmt: str, output: Path | None) -> No
 @pass_project
 def publish_cmd(project: Project, to: str | None, base_url: str | None, dry_run: bool, message: str | None) -> None:
     """Build the site for production, check it, and deploy only what changed, atomically."""
-    from .publish import PublishOptions, publish
+    from pipeline.publish.deploy import PublishOptions, publish
 
     report = publish(project, PublishOptions(to=to, base_url=base_url, dry_run=dry_run, message=message))
     ch = report.changes
@@ -250,14 +250,14 @@ def publish_cmd(project: Project, to: str | None, base_url: str | None, dry_run:
         click.echo(f"  {url}")
 
 
-# -- the static site (pipeline.render, pipeline.serve) ------------------------------------------------
+# -- the static site (pipeline.site.build, pipeline.site.serve) ------------------------------------------------
 @main.command("build")
 @click.option("--base-url", help="Where the site will be served, e.g. https://example.org/podcast/ (default: [site] base_url).")
 @click.option("--full", is_flag=True, help="Re-render every page, ignoring what the last build wrote.")
 @pass_project
 def build_cmd(project: Project, base_url: str | None, full: bool) -> None:
     """Render content/ into the static site (only the pages whose inputs changed)."""
-    from .render import build_site
+    from pipeline.site.build import build_site
 
     report = build_site(project, base_url=base_url, full=full)
     click.echo(report.summary())
@@ -273,7 +273,7 @@ def build_cmd(project: Project, base_url: str | None, full: bool) -> None:
 @pass_project
 def serve_cmd(project: Project, port: int) -> None:
     """Preview the site on http://127.0.0.1:PORT/ and rebuild what changed when content/ or templates/ change."""
-    from .serve import serve
+    from pipeline.site.serve import serve
 
     serve(project, port, on_build=lambda r: click.echo(r.summary()))
 
@@ -284,24 +284,24 @@ def serve_cmd(project: Project, port: int) -> None:
 @pass_project
 def align_cmd(project: Project, slug: str, no_embeddings: bool) -> None:
     """Find chapters (or check the notes' times), link them to papers, name speakers, find mentions."""
-    from .align import AlignOptions, run_align
+    from pipeline.align.episode import AlignOptions, run_align
 
     result = run_align(project, slug, AlignOptions(embeddings=not no_embeddings,
                                                    cache_dir=project.cache_dir / "align"))
-    from .timefmt import format_timestamp
+    from pipeline.timefmt import format_timestamp
 
     for c in result.chapters:
         click.echo(f"  {format_timestamp(c.start):>8}  {c.kind:6} {c.title}" + (f"  -> {c.paper}" if c.paper else ""))
 
 
-# -- quality report and voice library (pipeline.report, pipeline.voices) --------------------------------
+# -- quality report and voice library (pipeline.report, pipeline.audio.voices) --------------------------------
 @main.command("report")
 @click.argument("slug")
 @click.option("--all", "show_all", is_flag=True, help="List every passage, not only the worst 30.")
 @pass_project
 def report_cmd(project: Project, slug: str, show_all: bool) -> None:
     """Rank an episode's passages most likely wrong (loops, silence, low confidence, doubtful links, names)."""
-    from .report import episode_report, print_report
+    from pipeline.report import episode_report, print_report
 
     print_report(episode_report(project, slug), limit=None if show_all else 30)
 
@@ -316,7 +316,7 @@ def voices() -> None:
 @pass_project
 def voices_list(project: Project, slug: str | None) -> None:
     """Known voices, or the proposals of episode SLUG."""
-    from .voices import library, load_episode_voices
+    from pipeline.audio.voices import library, load_episode_voices
 
     store = project.content
     if slug is None:
@@ -343,7 +343,7 @@ def voices_list(project: Project, slug: str | None) -> None:
 @pass_project
 def voices_confirm(project: Project, slug: str, label: str, person: str | None) -> None:
     """Confirm the name proposed for speaker LABEL of episode SLUG (or name it PERSON)."""
-    from .voices import confirm
+    from pipeline.audio.voices import confirm
 
     m = confirm(project, slug, label, person)
     click.echo(f"{slug} {label}: confirmed as {m.person}; the voice joins the library")
@@ -355,7 +355,7 @@ def voices_confirm(project: Project, slug: str, label: str, person: str | None) 
 @pass_project
 def voices_reject(project: Project, slug: str, label: str) -> None:
     """Reject the name proposed for speaker LABEL of episode SLUG (it is not proposed again)."""
-    from .voices import reject
+    from pipeline.audio.voices import reject
 
     m = reject(project, slug, label)
     click.echo(f"{slug} {label}: rejected {m.person}; it will not be proposed again")
@@ -367,13 +367,13 @@ def voices_reject(project: Project, slug: str, label: str) -> None:
 @pass_project
 def voices_forget(project: Project, person: str, episode: str | None) -> None:
     """Remove a person's voice samples from the library."""
-    from .voices import forget
+    from pipeline.audio.voices import forget
 
     n = forget(project, person, episode)
     click.echo(f"Removed {n} voice sample{'s' if n != 1 else ''} of {person}")
 
 
-# -- many recordings at once (pipeline.batch) --------------------------------------------------------
+# -- many recordings at once (pipeline.jobs.batch) --------------------------------------------------------
 @main.command("batch")
 @click.argument("inputs", nargs=-1, type=click.Path(dir_okay=False, path_type=Path))
 @click.option("--manifest", type=click.Path(dir_okay=False, path_type=Path),
@@ -396,7 +396,7 @@ def batch_cmd(project: Project, inputs: tuple[Path, ...], manifest: Path | None,
     """Process many recordings (INPUTS or a --manifest) on a process pool or a Ray cluster."""
     from rich.console import Console
 
-    from .batch import BatchOptions, RichProgress, batch_items, make_process_options, run_batch, summary_table
+    from pipeline.jobs.batch import BatchOptions, RichProgress, batch_items, make_process_options, run_batch, summary_table
 
     items = batch_items(inputs, manifest)
     opts = make_process_options(project, model=model, device=device, diarizer=diarizer, language=language)
@@ -411,7 +411,7 @@ def batch_cmd(project: Project, inputs: tuple[Path, ...], manifest: Path | None,
         raise SystemExit(1)
 
 
-# -- audio pipeline (pipeline.process, pipeline.doctor) --
+# -- audio pipeline (pipeline.jobs.recording, pipeline.doctor) --
 @main.command("process")
 @click.argument("audio", type=click.Path(dir_okay=False, path_type=Path))
 @click.option("--episode", "slug", required=True, help="Episode slug (folder name under content/episodes/).")
@@ -432,7 +432,7 @@ def batch_cmd(project: Project, inputs: tuple[Path, ...], manifest: Path | None,
 def process_cmd(project: Project, audio: Path, slug: str, title: str | None, notes: Path | None,
                 papers: tuple[Path, ...], **given) -> None:
     """Transcribe and diarize AUDIO (any audio/video file) into episode SLUG, then align and summarize."""
-    from .process import ProcessOptions, ProgressBars, run_process
+    from pipeline.jobs.recording import ProcessOptions, ProgressBars, run_process
 
     options = ProcessOptions.from_config(project.config.transcribe, **given)
     with ProgressBars(enabled=not click.get_current_context().obj.quiet) as bars:
@@ -446,8 +446,8 @@ def process_cmd(project: Project, audio: Path, slug: str, title: str | None, not
 @click.pass_obj
 def doctor_cmd(obj) -> None:
     """Report what this machine can do (ffmpeg, CUDA, offline models, extras) and how to get the rest."""
-    from .doctor import diagnose
-    from .errors import RecapError
+    from pipeline.doctor import diagnose
+    from pipeline.errors import RecapError
 
     try:
         project = obj.project()

@@ -13,8 +13,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .content import ContentStore
-from .errors import ConfigError, ProjectNotFound
+from pipeline.content import ContentStore
+from pipeline.errors import ConfigError, ProjectNotFound
 
 CONFIG_FILE = "recap.toml"
 
@@ -213,7 +213,7 @@ def init_project(path: Path, title: str | None = None) -> Path:
         raise ConfigError(f"{path / CONFIG_FILE} already exists: this folder is a recap project")
     for sub in ("content/episodes", "content/papers", "content/posters", "content/people", "templates"):
         (path / sub).mkdir(parents=True, exist_ok=True)
-    from .content import atomic_write
+    from pipeline.content import atomic_write
 
     atomic_write(path / CONFIG_FILE, DEFAULT_CONFIG.format(title=(title or path.resolve().name).replace('"', "'")))
     gitignore = path / ".gitignore"

@@ -39,10 +39,10 @@ from typing import Any
 
 import tomli_w
 
-from .errors import ContentError, LockedError
-from .ids import check_id, is_plain_relpath
-from .models import Chapter, Episode, Mention, Paper, Person, Poster, Transcript
-from .serialize import DataError, from_data, to_data
+from pipeline.errors import ContentError, LockedError
+from pipeline.ids import check_id, is_plain_relpath
+from pipeline.models import Chapter, Episode, Mention, Paper, Person, Poster, Transcript
+from pipeline.serialize import DataError, from_data, to_data
 
 log = logging.getLogger(__name__)
 

@@ -14,8 +14,8 @@ import subprocess
 from dataclasses import dataclass
 from typing import Any
 
-from .diarize import PYANNOTE_MODEL, _hub_cached
-from .transcribe import CUDA_MODEL, bundled_model_path, cuda_device_count
+from pipeline.audio.diarize import PYANNOTE_MODEL, _hub_cached
+from pipeline.audio.transcribe import CUDA_MODEL, bundled_model_path, cuda_device_count
 
 
 @dataclass(frozen=True)

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .errors import DependencyMissing
+from pipeline.errors import DependencyMissing
 
 DIM = 384
 
@@ -185,7 +185,7 @@ def embed_texts(texts: list[str], *, batch_size: int = 64, cache_dir: Path | Non
     if stale:
         store = {k: store[k] for k in dict.fromkeys(keys)}
     if (todo or stale) and cache_file is not None:
-        from .content import atomic_write
+        from pipeline.content import atomic_write
 
         buf = io.BytesIO()
         names = list(store)

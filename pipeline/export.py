@@ -8,7 +8,7 @@
 * :func:`to_chapters`: Podcasting 2.0 JSON chapters; a chapter's ``url`` is the page of the paper it
   is about, its ``img`` the poster image.
 
-Every format except RTTM re-imports with :func:`pipeline.transcripts.read_transcript` to the same
+Every format except RTTM re-imports with :func:`pipeline.sources.transcripts.read_transcript` to the same
 utterances. Site URLs follow one convention for the whole project (see :func:`site_path`).
 """
 
@@ -18,8 +18,8 @@ import io
 import json
 from collections.abc import Mapping
 
-from .models import Episode, Paper, Person, Poster, Utterance
-from .timefmt import format_clock
+from pipeline.models import Episode, Paper, Person, Poster, Utterance
+from pipeline.timefmt import format_clock
 
 CHAPTERS_VERSION = "1.2.0"
 TRANSCRIPT_JSON_VERSION = "1.0.0"
@@ -146,21 +146,21 @@ FORMATS = ("chapters", "vtt", "srt", "json", "rttm", "summaries")
 
 def export_episode(project, slug: str, fmt: str) -> str:
     """The text of episode ``slug`` in format ``fmt`` (one of :data:`FORMATS`), from content/."""
-    from .errors import ConfigError
+    from pipeline.errors import ConfigError
 
     if fmt not in FORMATS:
         raise ConfigError(f"unknown export format {fmt!r}: use one of {', '.join(FORMATS)}")
     store = project.content
     ep = store.load_episode(slug)  # ContentError "unknown episode ..." when missing
-    if fmt == "summaries":  # pipeline.summarize owns this format
-        from .summarize import summaries_json
+    if fmt == "summaries":  # pipeline.summarize.summaries owns this format
+        from pipeline.summarize.summaries import summaries_json
 
         return json.dumps(summaries_json(ep), ensure_ascii=False, indent=1) + "\n"
     if fmt == "chapters":
         data = to_chapters(ep, store.load_papers(), store.load_posters(), base_url=project.config.site.base_url)
         return json.dumps(data, ensure_ascii=False, indent=1) + "\n"
     if not ep.transcript.utterances:
-        from .errors import ContentError
+        from pipeline.errors import ContentError
 
         raise ContentError(f"episode {slug!r} has no transcript to export as {fmt}: "
                            f"run `recap import-transcript FILE --episode {slug}` first")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 import unicodedata
 
-from .errors import ContentError
+from pipeline.errors import ContentError
 
 _ID = re.compile(r"^[a-z0-9][a-z0-9._-]{0,119}$")
 

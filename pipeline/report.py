@@ -27,8 +27,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .models import Episode, Person, Utterance
-from .timefmt import format_timestamp
+from pipeline.models import Episode, Person, Utterance
+from pipeline.timefmt import format_timestamp
 
 log = logging.getLogger(__name__)
 
@@ -310,7 +310,7 @@ def transcript_issues(ep: Episode, o: ReportOptions, cache_dir: Path | None = No
     issues = (find_loops(utts, o) + flagged(utts) + sparse_text(utts, o) + low_probability(utts, o)
               + speaker_changes(utts, o))
     if path is not None:
-        from .content import atomic_write
+        from pipeline.content import atomic_write
 
         with contextlib.suppress(OSError):
             atomic_write(path, pickle.dumps(issues, protocol=pickle.HIGHEST_PROTOCOL), durable=False)
@@ -328,7 +328,7 @@ def quality_report(ep: Episode, people: dict[str, Person] | None = None, papers:
                    proposals: Iterable = (), options: ReportOptions = ReportOptions(), *,
                    cache_dir: Path | None = None, transcript_digest: str | None = None) -> Report:
     """Every doubtful passage of ``ep``, worst first (severity, then longer passages, then time).
-    ``proposals`` are unconfirmed voice-library matches (:func:`pipeline.voices.unconfirmed`).
+    ``proposals`` are unconfirmed voice-library matches (:func:`pipeline.audio.voices.unconfirmed`).
     ``cache_dir`` + ``transcript_digest``: see :func:`transcript_issues`."""
     people = people or {}
     o = options
@@ -344,7 +344,7 @@ def quality_report(ep: Episode, people: dict[str, Person] | None = None, papers:
 
 def episode_report(project, slug: str, options: ReportOptions = ReportOptions()) -> Report:
     """The report of a stored episode (with its people, papers and pending voice proposals)."""
-    from .voices import unconfirmed
+    from pipeline.audio.voices import unconfirmed
 
     store = project.content
     ep = store.load_episode(slug)
@@ -381,12 +381,12 @@ def print_report(report: Report, console=None, limit: int | None = 30) -> None:
         console.print(f"… {len(report.issues) - limit} more (use --all)")
 
 
-# -- site hook (called by pipeline.render) -------------------------------------------------------------
+# -- site hook (called by pipeline.site.build) -------------------------------------------------------------
 def report_pages(site):
     """Page builder: ``episodes/<slug>/report/index.html`` for every episode. Hidden unless
     ``[site] show_report = true``: not in the sitemap, ``noindex``, not in search, not linked."""
-    from .render import Page, content_digest
-    from .voices import unconfirmed
+    from pipeline.site.build import Page, content_digest
+    from pipeline.audio.voices import unconfirmed
 
     listed = bool(site.config.show_report)
     for slug, ep in site.episodes.items():

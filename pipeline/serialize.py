@@ -17,7 +17,7 @@ from functools import cache
 from pathlib import Path
 from typing import Any, TypeVar
 
-from .errors import InputError
+from pipeline.errors import InputError
 
 T = TypeVar("T")
 

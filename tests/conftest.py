@@ -101,7 +101,7 @@ def content_snapshot(root: Path) -> dict[str, bytes]:
 def served(site: Path) -> Iterator[str]:
     """Serve a built site on 127.0.0.1 with recap's own server (it answers Range requests, so audio
     can seek); yields the base URL."""
-    from pipeline.serve import make_server
+    from pipeline.site.serve import make_server
 
     httpd = make_server(site, 0)
     threading.Thread(target=httpd.serve_forever, daemon=True).start()

@@ -11,12 +11,12 @@ from pathlib import Path
 
 import pytest
 
-from pipeline.align import AlignOptions, align_episode, run_align
-from pipeline.catalog import find_paper, merge_papers, read_papers
+from pipeline.align.episode import AlignOptions, align_episode, run_align
+from pipeline.sources.catalog import find_paper, merge_papers, read_papers
 from pipeline.models import Episode, Paper, Transcript, Utterance
-from pipeline.notes import apply_notes, parse_notes
+from pipeline.sources.notes import apply_notes, parse_notes
 from pipeline.timefmt import parse_timestamp
-from pipeline.transcripts import import_transcript, read_transcript
+from pipeline.sources.transcripts import import_transcript, read_transcript
 
 LEXICAL = AlignOptions(embeddings=False)
 CATALOG_FILES = ["paper-listing.txt", "research-highlights-blog.txt", "neurips-2023-day5-notes.txt"]
@@ -74,7 +74,7 @@ def _label_at(transcript: Transcript, start: float) -> str:
 
 
 def test_with_notes_exact_times_links_and_speakers(project, seeds, truth):
-    from pipeline.catalog import import_papers
+    from pipeline.sources.catalog import import_papers
 
     import_papers(project, [seeds / n for n in CATALOG_FILES])
     import_transcript(project, seeds / "neurips-2023-recap.transcript.txt", "recap")
@@ -195,7 +195,7 @@ def test_decoy_catalog_does_not_add_wrong_links(transcript, catalog, no_notes, t
 
 def test_run_align_keeps_a_persons_edits(project, seeds, run_cli):
     import_transcript(project, seeds / "neurips-2023-recap.transcript.txt", "recap")
-    from pipeline.catalog import import_papers
+    from pipeline.sources.catalog import import_papers
 
     import_papers(project, [seeds / n for n in CATALOG_FILES])
     run_align(project, "recap", LEXICAL)
@@ -296,7 +296,7 @@ def test_a_corrected_person_is_reused(project):
 
 
 def test_one_coincident_cue_does_not_shift_the_notes():
-    from pipeline.chapters import Boundary, reconcile_notes
+    from pipeline.align.chapters import Boundary, reconcile_notes
 
     # two chapters; a single strong cue 14 s after the second is no evidence of an offset
     cue = Boundary(index=3, start=26.0, score=3.0, cues=["self-introduction"])
@@ -304,7 +304,7 @@ def test_one_coincident_cue_does_not_shift_the_notes():
 
 
 def test_self_introductions_with_a_place():
-    from pipeline.chapters import self_intro_names
+    from pipeline.align.chapters import self_intro_names
 
     assert self_intro_names("Okay. This is Diane in New Jersey.") == ["Diane"]
     assert self_intro_names("Hi, I'm Tim at the University of Washington.") == ["Tim"]
@@ -336,7 +336,7 @@ def test_whole_notes_past_the_dev_slice(project, seeds):
     to the transcript's own start, every chapter linked to its paper though half the papers are in no
     catalog but the notes, poster sessions found, and presenters named as the notes spell them even
     when the ASR heard them otherwise ("Shen Yu" is Shunyu Yao, not a catalog author called Shenyu)."""
-    from pipeline.catalog import import_papers
+    from pipeline.sources.catalog import import_papers
 
     import_papers(project, [seeds / n for n in CATALOG_FILES])
     import_transcript(project, seeds / "neurips-2023-recap.transcript.txt", "recap")

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from pipeline.attribute import AttributeOptions, attribute, word_speakers
-from pipeline.diarize import Turn
+from pipeline.audio.attribute import AttributeOptions, attribute, word_speakers
+from pipeline.audio.diarize import Turn
 
 
 def seg(words, flags=()):

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from pipeline.batch import BatchOptions, items_from_paths, options_key, read_manifest
+from pipeline.jobs.batch import BatchOptions, items_from_paths, options_key, read_manifest
 from pipeline.errors import ConfigError, InputError
 
 
@@ -64,7 +64,7 @@ def test_options_key_is_stable_and_changes_with_options() -> None:
 
 
 def test_bad_executor_options(project) -> None:
-    from pipeline.batch import run_batch
+    from pipeline.jobs.batch import run_batch
 
     with pytest.raises(ConfigError, match="unknown executor 'dask'"):
         run_batch(project, [], None, BatchOptions(executor="dask"))
@@ -94,6 +94,6 @@ def test_cli_needs_inputs_or_a_manifest_not_both(run_cli, tmp_path: Path) -> Non
     ({"CPU": 2}, BatchOptions(workers=6), "auto", 10, (2, 1.0, 0.0)),  # no actors that could never start
 ])
 def test_ray_actor_plan(resources, opts, device, items, expected) -> None:
-    from pipeline.batch import plan_actors
+    from pipeline.jobs.batch import plan_actors
 
     assert plan_actors(resources, opts, device, items) == expected

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from pipeline.config import open_project
-from pipeline.render import build_site
+from pipeline.site.build import build_site
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -111,7 +111,7 @@ def test_report_findings_cache_follows_the_transcript(demo):
     utt["text"] = " ".join(["we tried it again"] * 6)
     path.write_text(json.dumps(data), "utf-8")
     os.utime(path, ns=(st.st_atime_ns, st.st_mtime_ns))
-    from pipeline.render import Site, content_digest
+    from pipeline.site.build import Site, content_digest
 
     site = Site(open_project(demo))
     new_digest = content_digest(site, "episodes/two-callers/transcript.json")
@@ -129,7 +129,7 @@ def test_report_findings_cache_follows_the_transcript(demo):
 def test_related_cache_is_keyed_by_the_catalog(tmp_path):
     pytest.importorskip("sentence_transformers")
     from pipeline.models import Paper
-    from pipeline.viz import paper_space
+    from pipeline.site.viz import paper_space
 
     papers = {"a": Paper(id="a", title="Reward models for preference learning"),
               "b": Paper(id="b", title="Direct preference optimization of language models"),
@@ -184,9 +184,9 @@ def test_related_lists_updated_in_place_equal_a_full_computation(seeds):
     on real embeddings of the seed catalog (188 papers)."""
     import random
 
-    from pipeline.catalog import merge_papers, read_papers
+    from pipeline.sources.catalog import merge_papers, read_papers
     from pipeline.embed import embed_texts
-    from pipeline.viz import related_from_vectors, update_related
+    from pipeline.site.viz import related_from_vectors, update_related
 
     cat: dict = {}
     for name in ["paper-listing.txt", "research-highlights-blog.txt", "neurips-2023-day5-notes.txt"]:

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from pipeline.catalog import (
+from pipeline.sources.catalog import (
     find_paper,
     import_papers,
     merge_papers,
@@ -139,7 +139,7 @@ def test_day_notes(all_sources):
 
 
 def test_merge_all_sources_and_notes(all_sources, seeds):
-    from pipeline.notes import parse_notes
+    from pipeline.sources.notes import parse_notes
 
     catalog: dict[str, Paper] = {}
     for name in SOURCES:
@@ -303,7 +303,7 @@ def test_listing_generalises(tmp_path: Path):
     ("It helps.“Do As I Say”: Grounding Language", "", "helps.", "“Do As I Say”: Grounding Language"),
 ])
 def test_seams(glued, own, abstract_end, title):
-    from pipeline.catalog import _split_glued
+    from pipeline.sources.catalog import _split_glued
 
     abstract, found = _split_glued(glued, own)
     assert abstract.endswith(abstract_end) and found == title

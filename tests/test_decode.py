@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from pipeline.decode import MIN_SECONDS, SAMPLE_RATE, decode, probe
+from pipeline.audio.decode import MIN_SECONDS, SAMPLE_RATE, decode, probe
 from pipeline.errors import InputError
 from tests.conftest import content_snapshot
 

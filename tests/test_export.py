@@ -9,7 +9,7 @@ import pytest
 
 from pipeline.export import to_chapters, to_json, to_rttm, to_srt, to_vtt
 from pipeline.models import Chapter, Episode, Paper, Person, Poster, Transcript, Utterance
-from pipeline.transcripts import read_transcript
+from pipeline.sources.transcripts import read_transcript
 
 HOSTILE = "<img src=x onerror=alert(1)> & --> </v> [x]: y"
 

@@ -32,7 +32,7 @@ from pipeline.cli import main
 from pipeline.config import init_project
 from pipeline.export import to_json, to_srt, to_vtt
 from pipeline.models import Episode
-from pipeline.transcripts import read_transcript
+from pipeline.sources.transcripts import read_transcript
 from tests.conftest import content_snapshot
 
 # -- seeds ------------------------------------------------------------------------------------------

@@ -27,7 +27,7 @@ UPDATE = os.environ.get("RECAP_UPDATE_GOLDEN") == "1"
 @pytest.fixture(scope="module")
 def demo_site(tmp_path_factory) -> Path:
     from pipeline.config import open_project
-    from pipeline.render import build_site
+    from pipeline.site.build import build_site
 
     root = tmp_path_factory.mktemp("golden") / "demo"
     root.mkdir()

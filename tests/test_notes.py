@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from pipeline.catalog import import_papers
+from pipeline.sources.catalog import import_papers
 from pipeline.errors import InputError
-from pipeline.notes import apply_notes, parse_notes
+from pipeline.sources.notes import apply_notes, parse_notes
 from tests.conftest import content_snapshot
 
 DEV = "neurips-2023-recap.shownotes-dev.txt"
@@ -157,7 +157,7 @@ def test_notes_without_timestamps(tmp_path: Path):
 
 def test_short_name_inside_a_chapter_title():
     from pipeline.models import Paper
-    from pipeline.notes import NoteChapter, link_chapters
+    from pipeline.sources.notes import NoteChapter, link_chapters
 
     mamba = Paper(id="mamba", title="Mamba: Linear-Time Sequence Modeling with Selective State Spaces",
                   authors=["Albert Gu", "Tri Dao"])
@@ -171,8 +171,8 @@ def test_short_name_inside_a_chapter_title():
 def test_markdown_variants(tmp_path: Path):
     """Bold headings, a prose line ending in "papers", an (Author et al., year) header, an
     acronym in parentheses, a chapter with no speakers and a '*' inside its title."""
-    from pipeline.catalog import find_paper
-    from pipeline.notes import link_chapters
+    from pipeline.sources.catalog import find_paper
+    from pipeline.sources.notes import link_chapters
 
     p = tmp_path / "ep3.md"
     p.write_text("""Ep 3
@@ -204,7 +204,7 @@ and more.
 
 
 def test_first_line_is_a_title_only_when_it_looks_like_one():
-    from pipeline.notes import parse_notes_text
+    from pipeline.sources.notes import parse_notes_text
 
     n = parse_notes_text("This week we talk about posters.\n- 00:00 Intro\n- 05:00 Main\n")
     assert n.title is None and n.description == "This week we talk about posters."
@@ -215,7 +215,7 @@ def test_first_line_is_a_title_only_when_it_looks_like_one():
 def test_links_by_title_words_abstract_and_short_names():
     """Chapter titles as hosts write them; abstracts here are made up for the test."""
     from pipeline.models import Paper
-    from pipeline.notes import NoteChapter, link_chapters
+    from pipeline.sources.notes import NoteChapter, link_chapters
 
     papers = [
         Paper(id="llava", title="Visual Instruction Tuning", authors=["Liu et al."],

@@ -15,7 +15,7 @@ from pathlib import Path
 import jiwer
 import pytest
 
-from pipeline.process import ProcessOptions, process_recording
+from pipeline.jobs.recording import ProcessOptions, process_recording
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -149,8 +149,8 @@ def test_killed_run_resumes_from_its_last_checkpoint(tmp_path, project, sample_w
 
 def test_vocabulary_puts_the_episode_first(seeds):
     from pipeline.models import Paper
-    from pipeline.notes import parse_notes
-    from pipeline.process import vocabulary
+    from pipeline.sources.notes import parse_notes
+    from pipeline.jobs.recording import vocabulary
 
     notes = parse_notes(seeds / "neurips-2023-recap.shownotes-dev.txt")
     other = [Paper(id=f"p{i}", title=f"Gizmo{i}: A Study of Things", authors=[f"Ann Author{i}"]) for i in range(80)]
@@ -163,7 +163,7 @@ def test_vocabulary_puts_the_episode_first(seeds):
 
 
 def test_the_recording_is_placed_in_the_episode_folder(project, sample_wav):
-    from pipeline.process import audio_reference
+    from pipeline.jobs.recording import audio_reference
 
     name = audio_reference(project, "ep", sample_wav)
     placed = project.content.root / "episodes" / "ep" / name

@@ -11,7 +11,7 @@ import pytest
 
 from pipeline.config import open_project
 from pipeline.errors import ConfigError, PublishError
-from pipeline.publish import PublishOptions, deploy, parse_itemized, parse_target
+from pipeline.publish.deploy import PublishOptions, deploy, parse_itemized, parse_target
 from tests.conftest import content_snapshot
 
 BASE = "https://talks.example.org/recap/"

@@ -19,7 +19,7 @@ import pytest
 
 from pipeline.config import default_templates, open_project
 from pipeline.models import Chapter, Episode, Paper, Person, Transcript, Utterance
-from pipeline.publish import PublishOptions, file_hashes, publish
+from pipeline.publish.deploy import PublishOptions, file_hashes, publish
 from tests.conftest import content_snapshot
 
 BASE = "https://talks.example.org/recap/"
@@ -224,9 +224,9 @@ def test_publish_the_seed_site_to_git(seeds, project, tmp_path):
     """The real seed episode, show notes and paper sources, built, checked and pushed to a bare repo."""
     import html
 
-    from pipeline.catalog import import_papers
-    from pipeline.notes import apply_notes, parse_notes
-    from pipeline.transcripts import import_transcript
+    from pipeline.sources.catalog import import_papers
+    from pipeline.sources.notes import apply_notes, parse_notes
+    from pipeline.sources.transcripts import import_transcript
 
     slug = "neurips-2023-recap"
     import_papers(project, [seeds / "paper-listing.txt", seeds / "research-highlights-blog.txt",

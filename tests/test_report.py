@@ -8,7 +8,7 @@ import pytest
 
 from pipeline.models import Chapter, Episode, Paper, Person, Transcript, Utterance, Word
 from pipeline.report import ReportOptions, find_loops, quality_report
-from pipeline.voices import Match
+from pipeline.audio.voices import Match
 
 
 @pytest.fixture

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from pipeline.search import INDEX_DIR, STATE, SearchDoc, Section, Tokenizer, check_index, update_index
+from pipeline.site.search import INDEX_DIR, STATE, SearchDoc, Section, Tokenizer, check_index, update_index
 from tests.conftest import served, wait_js, watched_page
 
 REPO = Path(__file__).resolve().parent.parent
@@ -92,7 +92,7 @@ def test_incremental_update_equals_a_full_build(tmp_path):
 def test_small_edit_rewrites_only_the_shards_of_the_words_it_touched(tmp_path):
     """A re-indexed page keeps its document numbers and lengths sit on a log grid, so a word added to a
     long abstract rewrites that word's shard and the document, not the shards of its other words."""
-    from pipeline.search import grid_length
+    from pipeline.site.search import grid_length
 
     words = [f"{chr(97 + i % 26)}{chr(97 + i // 26 % 26)}quark" for i in range(240)]  # 240 shards
     assert grid_length(242) == grid_length(243)  # title (2 words) + 240 or 241 body words

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from lxml import etree, html
 
-from pipeline.check import check_chapters, check_rss, check_site
+from pipeline.publish.check import check_chapters, check_rss, check_site
 from pipeline.config import open_project
 from pipeline.models import Mention, Person, Poster, Summary, SummarySentence
 
@@ -54,10 +54,10 @@ def _mentions(ep, terms: dict[str, list[str]]) -> list[Mention]:
 def make_seed_project(root: Path, seeds: Path) -> Path:
     """listing + blog + day notes + a JSON list (Toolformer, a hostile title) + dev show notes +
     transcript, then audio, mentions, a poster, a speaker name, summaries and one hostile line."""
-    from pipeline.catalog import import_papers
+    from pipeline.sources.catalog import import_papers
     from pipeline.config import init_project
-    from pipeline.notes import apply_notes, parse_notes
-    from pipeline.transcripts import import_transcript
+    from pipeline.sources.notes import apply_notes, parse_notes
+    from pipeline.sources.transcripts import import_transcript
 
     init_project(root, title="NeurIPS recap test site")
     config = root / "recap.toml"  # the paper map embeds every paper (tested in test_viz): off here
@@ -109,7 +109,7 @@ def make_seed_project(root: Path, seeds: Path) -> Path:
 def seed_site(tmp_root: Path, seeds: Path) -> Path:
     """The seed project, built once per session; returns the project root (site in root/site)."""
     if "root" not in _CACHE:
-        from pipeline.render import build_site
+        from pipeline.site.build import build_site
 
         root = make_seed_project(tmp_root / "seed-project", seeds)
         build_site(open_project(root))
@@ -242,7 +242,7 @@ def test_hostile_text_is_shown_as_text(seed_root, site_dir):
 
 
 def test_markdown_description_has_no_raw_html_or_script_links():
-    from pipeline.render import render_markdown
+    from pipeline.site.build import render_markdown
 
     out = str(render_markdown("Hi <script>alert(1)</script> [a](javascript:alert(1)) [b](https://ok.example/) "
                               "[c](../papers/) ![i](data:text/html,x)"))
@@ -307,7 +307,7 @@ def test_sitemap_lists_public_pages(site_dir):
 
 # -- base URL, incremental builds --------------------------------------------------------------------
 def test_sub_path_base_url(seed_root, tmp_path):
-    from pipeline.render import build_site
+    from pipeline.site.build import build_site
 
     out = tmp_path / "prod"
     build_site(open_project(seed_root), base_url="https://example.org/podcast/", out=out, search=False)
@@ -321,7 +321,7 @@ def test_sub_path_base_url(seed_root, tmp_path):
 
 
 def test_incremental_builds(seed_root, tmp_path):
-    from pipeline.render import build_site
+    from pipeline.site.build import build_site
 
     root = tmp_path / "copy"
     shutil.copytree(seed_root, root, ignore=shutil.ignore_patterns("search-index"))
@@ -357,7 +357,7 @@ def test_incremental_builds(seed_root, tmp_path):
 
 def test_two_pages_for_one_path_are_refused(project):
     from pipeline.errors import ContentError
-    from pipeline.render import PAGE_BUILDERS, Page, build_site
+    from pipeline.site.build import PAGE_BUILDERS, Page, build_site
 
     def clash(site):
         yield Page("papers/index.html", {}, lambda: "x")

@@ -11,7 +11,7 @@ from pipeline.models import Paper
 
 
 def test_serve_rebuilds_only_what_changed(project):
-    from pipeline.serve import serve
+    from pipeline.site.serve import serve
 
     from pipeline.config import open_project
 

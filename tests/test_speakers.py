@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from pipeline.speakers import resolve_name, same_person, sounds_like
+from pipeline.align.speakers import resolve_name, same_person, sounds_like
 
 
 @pytest.mark.parametrize(("spoken", "full"), [

@@ -14,9 +14,9 @@ from collections import Counter
 import pytest
 import tomli_w
 
-from pipeline.disfluency import clean_disfluencies
+from pipeline.summarize.disfluency import clean_disfluencies
 from pipeline.models import Chapter, Episode, Paper, Transcript, Utterance, Word
-from pipeline.summarize import (
+from pipeline.summarize.summaries import (
     SpokenSentence,
     SummaryOptions,
     chapter_bounds,
@@ -33,8 +33,8 @@ SLUG = "neurips"
 @pytest.fixture(scope="module")
 def seed_project(tmp_path_factory, seeds):
     from pipeline.config import init_project, open_project
-    from pipeline.notes import apply_notes, parse_notes
-    from pipeline.transcripts import import_transcript
+    from pipeline.sources.notes import apply_notes, parse_notes
+    from pipeline.sources.transcripts import import_transcript
 
     root = init_project(tmp_path_factory.mktemp("seed") / "proj", title="Seed")
     project = open_project(root)

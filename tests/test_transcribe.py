@@ -9,8 +9,8 @@ import jiwer
 import numpy as np
 import pytest
 
-from pipeline.decode import SAMPLE_RATE, decode
-from pipeline.transcribe import (PROMPT_TOKENS, TranscribeOptions, build_hotwords, flag_segments, max_ngram_repeat,
+from pipeline.audio.decode import SAMPLE_RATE, decode
+from pipeline.audio.transcribe import (PROMPT_TOKENS, TranscribeOptions, build_hotwords, flag_segments, max_ngram_repeat,
                                  plan_chunks, transcribe)
 
 

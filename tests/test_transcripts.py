@@ -10,7 +10,7 @@ import pytest
 
 from pipeline.errors import InputError
 from pipeline.timefmt import format_timestamp
-from pipeline.transcripts import read_transcript
+from pipeline.sources.transcripts import read_transcript
 
 
 @pytest.fixture(scope="module")

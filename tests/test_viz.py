@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from pipeline.models import Chapter, Episode, Paper, Person, Transcript, Utterance
-from pipeline.viz import (UNIDENTIFIED, MapOptions, build_timeline, layout_papers, paper_space, project_2d,
+from pipeline.site.viz import (UNIDENTIFIED, MapOptions, build_timeline, layout_papers, paper_space, project_2d,
                           related_papers)
 
 
@@ -66,7 +66,7 @@ def _long_episode(n_turns: int = 6000, seconds: float = 12025.0) -> Episode:
 
 
 def test_long_episode_svg_stays_small_and_escaped(project):
-    from pipeline.render import make_env
+    from pipeline.site.build import make_env
 
     people = {**{f"p{i}": Person(id=f"p{i}", name=f"Person {i}") for i in range(11)},
               "p11": Person(id="p11", name="<img src=x onerror=alert(1)>")}

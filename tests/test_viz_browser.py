@@ -60,7 +60,7 @@ def _project(root, sample_wav, sample_stm):
 
 @pytest.fixture(scope="module")
 def built(tmp_path_factory, sample_wav, sample_stm):
-    from pipeline.render import build_site
+    from pipeline.site.build import build_site
 
     project = _project(tmp_path_factory.mktemp("viz") / "proj", sample_wav, sample_stm)
     build_site(project, search=False)
@@ -142,7 +142,7 @@ def test_related_papers_on_paper_pages(page, built):
 
 
 def test_report_page_is_hidden_but_complete(built):
-    from pipeline.check import check_site
+    from pipeline.publish.check import check_site
 
     base, project = built
     site = project.site_dir

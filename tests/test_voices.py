@@ -3,7 +3,7 @@ episodes; an espeak-ng synthetic voice as the unknown speaker.
 
 The first test runs the whole pipeline (`recap process` on each half: the embedded diarizer's own
 speakers and voice vectors). The others take the voice embeddings from the diarizer's encoder
-(``pipeline.diarize.speaker_embeddings``, resemblyzer) over the reference RTTM turns of each half, so
+(``pipeline.audio.diarize.speaker_embeddings``, resemblyzer) over the reference RTTM turns of each half, so
 they measure the library's rules, not the clustering."""
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ import numpy as np
 import pytest
 
 from pipeline.models import Episode, Person
-from pipeline.voices import (PYANNOTE, RESEMBLYZER, apply_voice_library, forget, library,
+from pipeline.audio.voices import (PYANNOTE, RESEMBLYZER, apply_voice_library, forget, library,
                              load_episode_voices, match_voices)
 
 SPLIT = 15.0  # the two halves of the 30 s sample
@@ -30,8 +30,8 @@ def _ffmpeg(*args: str) -> None:
 @pytest.fixture(scope="module")
 def voices(sample_wav: Path, sample_rttm: Path, tmp_path_factory) -> dict[str, dict[str, np.ndarray]]:
     """Voice embeddings of each half (labels as in the reference RTTM) and of a synthetic voice."""
-    from pipeline.decode import decode
-    from pipeline.diarize import Turn, speaker_embeddings
+    from pipeline.audio.decode import decode
+    from pipeline.audio.diarize import Turn, speaker_embeddings
 
     d = tmp_path_factory.mktemp("voices")
     cache = d / "cache"

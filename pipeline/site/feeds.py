@@ -15,11 +15,11 @@ from urllib.parse import urlsplit
 
 from lxml import etree
 
-from .export import site_path
+from pipeline.export import site_path
 
 if TYPE_CHECKING:
-    from .models import Episode
-    from .render import Site
+    from pipeline.models import Episode
+    from pipeline.site.build import Site
 
 PODCAST_NS = "https://podcastindex.org/namespace/1.0"
 ITUNES_NS = "http://www.itunes.com/dtds/podcast-1.0.dtd"
@@ -60,7 +60,7 @@ def _duration(seconds: float | None) -> str | None:
 
 def rss_feed(site: Site, episodes: list[Episode]) -> bytes:
     """RSS 2.0 with itunes: and podcast: elements for every episode (newest first)."""
-    from .render import _audio_source, _audio_url, _shorten
+    from pipeline.site.build import _audio_source, _audio_url, _shorten
 
     cfg = site.config
     nsmap = {"podcast": PODCAST_NS, "itunes": ITUNES_NS, "atom": ATOM_NS, "content": CONTENT_NS}

@@ -23,7 +23,7 @@ import urllib.request
 from pathlib import Path
 from typing import Any
 
-from .errors import StageError
+from pipeline.errors import StageError
 
 log = logging.getLogger(__name__)
 
@@ -69,7 +69,7 @@ class ChatClient:
     def _store(self, key: str, content: str) -> None:
         path = self._cache_path(key)
         if path is not None:
-            from .content import atomic_write
+            from pipeline.content import atomic_write
 
             atomic_write(path, json.dumps({"model": self.model, "content": content}, ensure_ascii=False))
 

@@ -22,8 +22,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from .models import Episode, Paper, Person
-from .timefmt import format_timestamp
+from pipeline.models import Episode, Paper, Person
+from pipeline.timefmt import format_timestamp
 
 if TYPE_CHECKING:
     import numpy as np
@@ -155,7 +155,7 @@ def build_timeline(episode: Episode, people: dict[str, Person] | None = None,
     named = {lab: pid for lab, pid in episode.speakers.items() if pid}
     unnamed = sorted((lab for lab in by_label if lab is not None and lab not in named),
                      key=lambda lab: -by_label[lab])
-    from .render import display_speaker  # the transcript's naming rule: "Speaker 2", turn labels hidden
+    from pipeline.site.build import display_speaker  # the transcript's naming rule: "Speaker 2", turn labels hidden
 
     shown = {lab: display_speaker(episode, lab, people) for lab in unnamed}
     own = [lab for lab in unnamed if shown[lab] is not None
@@ -347,7 +347,7 @@ class PaperSpace:
         if self._vecs is None:
             import numpy as np
 
-            from .embed import DIM, embed_texts
+            from pipeline.embed import DIM, embed_texts
 
             vecs = (embed_texts(self.texts, cache_dir=Path(self.cache_dir) / "viz" if self.cache_dir is not None else None,
                                 prune=True)
@@ -381,7 +381,7 @@ class PaperSpace:
             if related is None:
                 related = related_from_vectors(self.ids, self.vecs, k, min_score)
             if path is not None and not as_read:
-                from .content import atomic_write
+                from pipeline.content import atomic_write
 
                 try:
                     atomic_write(path, json.dumps({"hashes": self.hashes, "related": related}, sort_keys=True).encode(),
@@ -455,7 +455,7 @@ def layout_papers(space: PaperSpace, cache_dir: Path | None = None,
         xy = project_2d(space.vecs, o)
         pos = {pid: (round(float(x), 5), round(float(y), 5)) for pid, (x, y) in zip(space.ids, xy)}
     if cache_file is not None:
-        from .content import atomic_write
+        from pipeline.content import atomic_write
 
         atomic_write(cache_file, json.dumps({"options": okey, "papers": {
             pid: [x, y, space.hashes[pid]] for pid, (x, y) in pos.items()}}))
@@ -598,11 +598,11 @@ def related_papers(papers: dict[str, Paper], cache_dir: Path | None = None,
     return paper_space(papers, cache_dir, options).related(options.related_k, options.related_min_score)
 
 
-# -- site hooks (called by pipeline.render) -----------------------------------------------------------
+# -- site hooks (called by pipeline.site.build) -----------------------------------------------------------
 def episode_timeline_html(site, ep: Episode) -> str:
     """The episode page's timeline (Markup), each link pointing at the transcript paragraph of the
     moment (an anchor that exists: the link checker and no-JS readers land somewhere real)."""
-    from .render import Deferred, content_digest, speaker_name
+    from pipeline.site.build import Deferred, content_digest, speaker_name
 
     def render() -> str:
         tl = build_timeline(ep, site.people)
@@ -653,7 +653,7 @@ def related_html(site, paper_id: str, options: MapOptions = MapOptions()) -> str
     if lists is None:
         return ""
     shown = lists.get(paper_id, [])
-    from .render import Deferred
+    from pipeline.site.build import Deferred
 
     def render() -> str:
         items = [{"id": rid, "title": title, "url": site.url("paper", rid), "score": score, "discussed": talked}
@@ -679,7 +679,7 @@ def _related_lists(site, options: MapOptions) -> dict[str, list[tuple]] | None:
 
 def map_pages(site):
     """Page builder: ``map/index.html``, the paper map (when ``[site] paper_map`` is on)."""
-    from .render import Page
+    from pipeline.site.build import Page
 
     if not _maps_enabled(site):
         return

@@ -6,8 +6,8 @@
 
 With show-notes chapters (``source="notes"``) their times are checked against the transcript and shifted
 when the notes are offset from the recording (an inserted ad); without them chapters are found from the
-transcript (:mod:`pipeline.chapters`). Links and mentions come from :mod:`pipeline.linking`, names from
-:mod:`pipeline.speakers`. Chapters a person wrote or edited (``source="person"``) are never moved.
+transcript (:mod:`pipeline.align.chapters`). Links and mentions come from :mod:`pipeline.align.linking`, names from
+:mod:`pipeline.align.speakers`. Chapters a person wrote or edited (``source="person"``) are never moved.
 """
 
 from __future__ import annotations
@@ -19,14 +19,14 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from .catalog import short_names
-from .chapters import (Boundary, announced_title, find_boundaries, handover_names, lead_in, reconcile_notes,
+from pipeline.sources.catalog import short_names
+from pipeline.align.chapters import (Boundary, announced_title, find_boundaries, handover_names, lead_in, reconcile_notes,
                        score_candidates, self_intro_names, span_text, time_window)
-from .ids import slugify
-from .linking import PaperIndex, find_mentions, link_chapter
-from .models import Chapter, Episode, Mention, Paper, Person, Poster, Utterance
-from .speakers import person_for, resolve_name, same_person, sounds_like
-from .timefmt import format_timestamp
+from pipeline.ids import slugify
+from pipeline.align.linking import PaperIndex, find_mentions, link_chapter
+from pipeline.models import Chapter, Episode, Mention, Paper, Person, Poster, Utterance
+from pipeline.align.speakers import person_for, resolve_name, same_person, sounds_like
+from pipeline.timefmt import format_timestamp
 
 log = logging.getLogger(__name__)
 
@@ -90,7 +90,7 @@ def _chapter_range(utts: list[Utterance], start: float, end: float | None) -> tu
 
 def _embed_sim(cache_dir: Path | None, papers: dict[str, Paper]):
     def sim(text: str, ids: list[str]) -> dict[str, float]:
-        from .embed import embed_texts
+        from pipeline.embed import embed_texts
 
         docs = [" ".join(f"{papers[p].title}. {papers[p].abstract}".split()[:120]) for p in ids]
         vecs = embed_texts([" ".join(text.split()[:150]), *docs], cache_dir=cache_dir)

@@ -11,7 +11,7 @@ import threading
 import time
 from pathlib import Path
 
-from .config import Project
+from pipeline.config import Project
 
 log = logging.getLogger(__name__)
 
@@ -107,7 +107,7 @@ def serve(project: Project, port: int = 8000, *, interval: float = 1.0,
     """Build, serve ``project.site_dir`` at ``http://127.0.0.1:PORT/`` (base URL "/"), and rebuild
     incrementally whenever a file under content/ or templates/ changes. Runs until ``stop`` is set
     or Ctrl-C."""
-    from .render import build_site
+    from pipeline.site.build import build_site
 
     report = build_site(project, base_url="/")
     if on_build:

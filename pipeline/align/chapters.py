@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .models import Utterance
+from pipeline.models import Utterance
 
 log = logging.getLogger(__name__)
 
@@ -213,7 +213,7 @@ def topic_shift(utts: list[Utterance], indices: list[int], *, window: float = 60
                 cache_dir=None) -> dict[int, float]:
     """Topic shift at each utterance index: 1 - cosine between sentence embeddings of the ``window``
     seconds before it and the ``window`` seconds after it (the model reads about a minute of speech)."""
-    from .embed import embed_texts
+    from pipeline.embed import embed_texts
 
     texts: list[str] = []
     for i in indices:

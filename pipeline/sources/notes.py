@@ -21,11 +21,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .catalog import find_paper, merge_papers, norm_title, short_names
-from .errors import InputError
-from .ids import slugify
-from .models import Chapter, Episode, Paper, PaperNote, Person
-from .serialize import read_input_text
+from pipeline.sources.catalog import find_paper, merge_papers, norm_title, short_names
+from pipeline.errors import InputError
+from pipeline.ids import slugify
+from pipeline.models import Chapter, Episode, Paper, PaperNote, Person
+from pipeline.serialize import read_input_text
 
 log = logging.getLogger(__name__)
 
@@ -151,7 +151,7 @@ def _segments(text: str) -> list[str]:
 
 
 def _chapter(segment: str) -> NoteChapter | None:
-    from .timefmt import parse_timestamp
+    from pipeline.timefmt import parse_timestamp
 
     m = _CHAPTER.match(segment)
     if not m:
@@ -336,7 +336,7 @@ def apply_notes(project: Any, slug: str, notes: ShowNotes, *, title: str | None 
     """Create or update episode ``slug`` from ``notes``: chapters, speakers as people, papers covered
     merged into the catalog, chapter-paper links, description. Then run alignment when the
     alignment stage is installed and the episode has a transcript."""
-    from .ids import check_id
+    from pipeline.ids import check_id
 
     store = project.content
     check_id(slug, "episode slug")
@@ -388,13 +388,13 @@ def apply_notes(project: Any, slug: str, notes: ShowNotes, *, title: str | None 
 
 
 def run_align_if_available(project: Any, slug: str, ep: Episode) -> Episode:
-    """Call ``pipeline.align.run_align(project, slug)`` when that stage exists and there is both a
+    """Call ``pipeline.align.episode.run_align(project, slug)`` when that stage exists and there is both a
     transcript and chapters to align; return the episode as stored afterwards."""
     if not (ep.transcript.utterances and ep.chapters):
         return ep
-    if importlib.util.find_spec("pipeline.align") is None:
+    if importlib.util.find_spec("pipeline.align.episode") is None:
         return ep
-    from . import align
+    from pipeline.align import episode as align
 
     run = getattr(align, "run_align", None)
     if run is None:

@@ -19,9 +19,9 @@ from pathlib import Path
 
 import numpy as np
 
-from .cache import file_hash
-from .content import atomic_write
-from .errors import DependencyMissing, InputError, StageError
+from pipeline.cache import file_hash
+from pipeline.content import atomic_write
+from pipeline.errors import DependencyMissing, InputError, StageError
 
 log = logging.getLogger(__name__)
 

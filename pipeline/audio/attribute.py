@@ -15,8 +15,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from .diarize import Turn
-from .models import Transcript, Utterance, Word
+from pipeline.audio.diarize import Turn
+from pipeline.models import Transcript, Utterance, Word
 
 
 @dataclass(frozen=True)

@@ -17,9 +17,9 @@ import re
 from collections import Counter, defaultdict
 from dataclasses import dataclass
 
-from .catalog import norm_title, short_names
-from .models import Mention, Paper, Utterance
-from .speakers import same_person
+from pipeline.sources.catalog import norm_title, short_names
+from pipeline.models import Mention, Paper, Utterance
+from pipeline.align.speakers import same_person
 
 _WORD = re.compile(r"[a-z0-9]+")
 _STOP = frozenset(

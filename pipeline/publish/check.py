@@ -20,9 +20,9 @@ from urllib.parse import unquote, urlsplit
 
 from lxml import etree, html
 
-from .search import INDEX_DIR, check_index
+from pipeline.site.search import INDEX_DIR, check_index
 
-from .feeds import PODCAST_NS
+from pipeline.site.feeds import PODCAST_NS
 
 LINK_ATTRS = (("a", "href"), ("link", "href"), ("img", "src"), ("script", "src"), ("audio", "src"),
               ("source", "src"), ("track", "src"), ("video", "src"), ("form", "action"), ("area", "href"))

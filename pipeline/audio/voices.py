@@ -30,11 +30,11 @@ import logging
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from .config import Project
-from .content import ContentStore
-from .errors import ContentError
-from .ids import check_id
-from .serialize import DataError, from_data, to_data
+from pipeline.config import Project
+from pipeline.content import ContentStore
+from pipeline.errors import ContentError
+from pipeline.ids import check_id
+from pipeline.serialize import DataError, from_data, to_data
 
 if TYPE_CHECKING:
     import numpy as np

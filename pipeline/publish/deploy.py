@@ -43,10 +43,10 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
-from .errors import ConfigError, DependencyMissing, LockedError, PublishError
+from pipeline.errors import ConfigError, DependencyMissing, LockedError, PublishError
 
 if TYPE_CHECKING:
-    from .config import Project
+    from pipeline.config import Project
 
 log = logging.getLogger(__name__)
 
@@ -194,8 +194,8 @@ def publish(project: Project, options: PublishOptions = PublishOptions()) -> Pub
 
 def build_for_production(project: Project, out: Path, base_url: str) -> None:
     """A full build of content/ for ``base_url`` into ``out`` (never the preview ``site/``)."""
-    from .render import MANIFEST, build_site
-    from .search import STATE
+    from pipeline.site.build import MANIFEST, build_site
+    from pipeline.site.search import STATE
 
     log.info("Building the site for %s", base_url)
     build_site(project, base_url=base_url, out=out, full=True)
@@ -205,7 +205,7 @@ def build_for_production(project: Project, out: Path, base_url: str) -> None:
 
 def check_for_production(site: Path, base_url: str) -> None:
     """Run the site checks; the first problem (and how many there are) stops the publish."""
-    from .check import check_site
+    from pipeline.publish.check import check_site
 
     problems = check_site(site, base_url=base_url)
     if problems:

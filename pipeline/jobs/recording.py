@@ -1,8 +1,8 @@
 """The per-recording job: decode -> transcribe -> diarize -> attribute, then write the episode.
 
 * :func:`process_recording` is a plain, picklable function of (audio, options): it touches only the
-  stage cache, never ``content/``, so :mod:`pipeline.batch` runs it on process-pool or Ray workers.
-  Loaded models live in module-level caches (:mod:`pipeline.transcribe`, :mod:`pipeline.diarize`)
+  stage cache, never ``content/``, so :mod:`pipeline.jobs.batch` runs it on process-pool or Ray workers.
+  Loaded models live in module-level caches (:mod:`pipeline.audio.transcribe`, :mod:`pipeline.audio.diarize`)
   and are reused across recordings in one worker.
 * :func:`save_result` writes a result into ``content/`` (driver side): transcript and episode
   metadata through the ContentStore, the voice embeddings to the voice library when it exists,
@@ -24,14 +24,14 @@ from typing import Any
 
 import numpy as np
 
-from .attribute import AttributeOptions, attribute
-from .cache import StageCache
-from .decode import DecodedAudio, Progress, decode
-from .diarize import PYANNOTE_MODEL, DiarizeOptions, Turn, check_options, diarize, speaker_embeddings
-from .errors import DependencyMissing
-from .ids import check_id
-from .models import Episode, Paper, Transcript
-from .transcribe import TranscribeOptions, build_hotwords, transcribe
+from pipeline.audio.attribute import AttributeOptions, attribute
+from pipeline.cache import StageCache
+from pipeline.audio.decode import DecodedAudio, Progress, decode
+from pipeline.audio.diarize import PYANNOTE_MODEL, DiarizeOptions, Turn, check_options, diarize, speaker_embeddings
+from pipeline.errors import DependencyMissing
+from pipeline.ids import check_id
+from pipeline.models import Episode, Paper, Transcript
+from pipeline.audio.transcribe import TranscribeOptions, build_hotwords, transcribe
 
 log = logging.getLogger(__name__)
 
@@ -174,8 +174,8 @@ def audio_reference(project: Any, slug: str, audio: Path) -> str:
 
 def vocabulary(papers: Iterable[Paper], notes: Any = None, extra: Sequence[str] = ()) -> tuple[str, ...]:
     """Hotwords for Whisper: the show notes' papers and speakers first, then the whole catalog's
-    short names and authors (bounded by :data:`pipeline.transcribe.PROMPT_TOKENS`)."""
-    from .catalog import short_names
+    short names and authors (bounded by :data:`pipeline.audio.transcribe.PROMPT_TOKENS`)."""
+    from pipeline.sources.catalog import short_names
 
     papers = list(papers)
     covered = list(getattr(notes, "papers", []) or [])
@@ -200,12 +200,12 @@ def save_result(project: Any, slug: str, result: ProcessResult, *, options: Proc
     store = project.content
     check_id(slug, "episode slug")
     if papers:
-        from .catalog import import_papers
+        from pipeline.sources.catalog import import_papers
 
         import_papers(project, list(papers))
     parsed_notes = None
     if notes is not None:
-        from .notes import parse_notes
+        from pipeline.sources.notes import parse_notes
 
         parsed_notes = parse_notes(Path(notes))
 
@@ -225,8 +225,8 @@ def save_result(project: Any, slug: str, result: ProcessResult, *, options: Proc
     else:
         with store.lock(slug):
             ep = write()
-    if result.speaker_embeddings and importlib.util.find_spec("pipeline.voices") is not None:
-        from .voices import apply_voice_library
+    if result.speaker_embeddings and importlib.util.find_spec("pipeline.audio.voices") is not None:
+        from pipeline.audio.voices import apply_voice_library
 
         apply_voice_library(project, slug, result.speaker_embeddings, result.embedding_backend)
     if later and not locked:
@@ -238,16 +238,16 @@ def run_later_stages(project: Any, slug: str, notes: Any = None, title: str | No
     """Show notes (which run alignment themselves), else alignment; then summaries, when installed."""
     store = project.content
     if notes is not None:
-        from .notes import apply_notes
+        from pipeline.sources.notes import apply_notes
 
         apply_notes(project, slug, notes, title=title)
-    elif importlib.util.find_spec("pipeline.align") is not None:
-        from .align import run_align
+    elif importlib.util.find_spec("pipeline.align.episode") is not None:
+        from pipeline.align.episode import run_align
 
         if store.load_episode(slug).transcript.utterances:
             run_align(project, slug)
-    if importlib.util.find_spec("pipeline.summarize") is not None:
-        from .summarize import run_summarize
+    if importlib.util.find_spec("pipeline.summarize.summaries") is not None:
+        from pipeline.summarize.summaries import run_summarize
 
         if store.load_episode(slug).transcript.utterances:
             run_summarize(project, slug)
@@ -260,7 +260,7 @@ def _episode_vocabulary(project: Any, slug: str, audio_hash: str, make: Any) -> 
     ``.cache/recap/vocabulary/`` to rebuild it from the current catalog."""
     import json
 
-    from .content import atomic_write
+    from pipeline.content import atomic_write
 
     path = Path(project.cache_dir) / "vocabulary" / f"{slug}-{audio_hash[:24]}.json"
     if path.is_file():
@@ -278,7 +278,7 @@ def run_process(project: Any, audio: Path, slug: str, options: ProcessOptions = 
                 progress: Progress | None = None) -> tuple[Episode, ProcessResult]:
     """``recap process``: check every input first (audio, notes, papers), then process the recording
     under the episode's lock and write it through the ContentStore, then the later stages."""
-    from .decode import probe
+    from pipeline.audio.decode import probe
 
     store = project.content
     check_id(slug, "episode slug")
@@ -286,11 +286,11 @@ def run_process(project: Any, audio: Path, slug: str, options: ProcessOptions = 
     probe(Path(audio))
     parsed_notes = None
     if notes is not None:
-        from .notes import parse_notes
+        from pipeline.sources.notes import parse_notes
 
         parsed_notes = parse_notes(Path(notes))
     if papers:
-        from .catalog import read_papers
+        from pipeline.sources.catalog import read_papers
 
         for p in papers:  # a bad file fails here, before any audio work or write
             read_papers(Path(p))
@@ -298,7 +298,7 @@ def run_process(project: Any, audio: Path, slug: str, options: ProcessOptions = 
     decoded = decode(Path(audio), project.cache_dir, progress)
     with store.lock(slug):
         if papers:
-            from .catalog import import_papers
+            from pipeline.sources.catalog import import_papers
 
             import_papers(project, list(papers))
         opts = options
@@ -331,7 +331,7 @@ class ProgressBars:
             from rich.console import Console
             from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 
-            from .timefmt import format_timestamp
+            from pipeline.timefmt import format_timestamp
 
             class AudioTime(TextColumn):
                 def render(self, task: Any) -> Any:

@@ -44,7 +44,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .errors import StageError
+from pipeline.errors import StageError
 
 log = logging.getLogger(__name__)
 
@@ -194,7 +194,7 @@ def _dump(obj) -> bytes:
 
 
 def _write(path: Path, data: bytes) -> None:
-    from .render import _write as atomic
+    from pipeline.site.build import _write as atomic
 
     atomic(path, data)
 
@@ -446,8 +446,8 @@ def check_index(out: Path) -> list[str]:
 # -- documents of the site's pages -----------------------------------------------------------------
 def transcript_passages(site, slug: str) -> list[SearchDoc]:
     """An episode's transcript as passages of up to PASSAGE_PARAGRAPHS paragraphs of one chapter."""
-    from .export import site_path
-    from .timefmt import format_timestamp
+    from pipeline.export import site_path
+    from pipeline.timefmt import format_timestamp
 
     ep = site.episodes[slug]
     titles = {i: c.title for i, c in enumerate(ep.chapters)}
@@ -472,7 +472,7 @@ def _docs_text(*parts: str | None) -> str:
 
 
 def paper_docs(site, paper) -> list[SearchDoc]:
-    from .export import site_path
+    from pipeline.export import site_path
 
     text = _docs_text(" ".join(paper.aliases), ", ".join(paper.authors), paper.venue, paper.abstract,
                       *(n.text for n in paper.notes))
@@ -480,7 +480,7 @@ def paper_docs(site, paper) -> list[SearchDoc]:
 
 
 def episode_docs(site, ep) -> list[SearchDoc]:
-    from .export import site_path
+    from pipeline.export import site_path
 
     text = _docs_text(ep.description, ep.summary.text if ep.summary else None,
                       *(c.title for c in ep.chapters),
@@ -490,7 +490,7 @@ def episode_docs(site, ep) -> list[SearchDoc]:
 
 
 def poster_docs(site, poster) -> list[SearchDoc]:
-    from .export import site_path
+    from pipeline.export import site_path
 
     ref = site.paper_ref(poster.paper)
     title = ref["title"] if ref else poster.id
@@ -499,7 +499,7 @@ def poster_docs(site, poster) -> list[SearchDoc]:
 
 
 def person_docs(site, person) -> list[SearchDoc]:
-    from .export import site_path
+    from pipeline.export import site_path
 
     text = _docs_text(" ".join(person.aliases), person.affiliation)
     return [SearchDoc(site_path("person", person.id), person.name, "person", [Section(text)])]

@@ -28,10 +28,10 @@ import re
 from pathlib import Path
 from typing import Any
 
-from .errors import InputError
-from .models import Episode, Transcript, Utterance, Word
-from .serialize import DataError, from_data, loads_json, read_input_text
-from .timefmt import parse_timestamp
+from pipeline.errors import InputError
+from pipeline.models import Episode, Transcript, Utterance, Word
+from pipeline.serialize import DataError, from_data, loads_json, read_input_text
+from pipeline.timefmt import parse_timestamp
 
 log = logging.getLogger(__name__)
 
@@ -246,8 +246,8 @@ def import_transcript(project: Any, path: Path, slug: str, *, title: str | None 
     """Read ``path`` and store it as episode ``slug``'s transcript (creating the episode when new).
     The file is read completely before anything is written. When the episode already has chapters
     (from show notes) and the alignment stage is installed, alignment runs next."""
-    from .ids import check_id
-    from .notes import run_align_if_available
+    from pipeline.ids import check_id
+    from pipeline.sources.notes import run_align_if_available
 
     check_id(slug, "episode slug")
     transcript = read_transcript(Path(path), fmt)

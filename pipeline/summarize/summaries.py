@@ -16,12 +16,12 @@ Two backends, chosen by :attr:`SummaryOptions.backend` (``[summaries] backend`` 
        abstract, else the chapter title), minus how much closer it is to *another* chapter's paper (a
        host introducing the next talk). Sentences are then picked by maximal marginal relevance (a
        redundant sentence loses), within :attr:`SummaryOptions.max_words`.
-    4. :func:`pipeline.disfluency.clean_disfluencies` removes "um", fillers, repeats and false starts;
+    4. :func:`pipeline.summarize.disfluency.clean_disfluencies` removes "um", fillers, repeats and false starts;
        it only removes words, so the cleaned sentence is still what was said at its time.
     The episode summary is one sentence per chapter, in order: the chapter's most relevant short
     sentence that does not repeat what an earlier chapter's sentence said (two chapters about one paper).
 
-``llm`` (any OpenAI-compatible endpoint: vLLM, llama.cpp server, Ollama; see :mod:`pipeline.llm`)
+``llm`` (any OpenAI-compatible endpoint: vLLM, llama.cpp server, Ollama; see :mod:`pipeline.summarize.llm`)
     Map-reduce over the chapter's timed sentences (chunks of :attr:`SummaryOptions.chunk_words`), with
     the linked paper's title and abstract in the prompt. Each sentence must end with a timestamp
     citation like ``[12:34]``; :func:`verify_citations` drops (and reports) a sentence with no
@@ -50,10 +50,10 @@ from typing import Any
 
 import numpy as np
 
-from .disfluency import clean_disfluencies
-from .errors import ConfigError, ContentError
-from .models import Chapter, Episode, Paper, Person, Summary, SummarySentence, Utterance
-from .timefmt import format_timestamp, parse_timestamp
+from pipeline.summarize.disfluency import clean_disfluencies
+from pipeline.errors import ConfigError, ContentError
+from pipeline.models import Chapter, Episode, Paper, Person, Summary, SummarySentence, Utterance
+from pipeline.timefmt import format_timestamp, parse_timestamp
 
 log = logging.getLogger(__name__)
 
@@ -312,7 +312,7 @@ def extractive_summaries(episode: Episode, papers: Mapping[str, Paper], opts: Su
                          people: Mapping[str, Person] | None = None,
                          cache_dir: Path | None = None) -> tuple[list[Summary | None], Summary | None]:
     """The extractive summary of each chapter of ``episode`` and of the episode (see module docstring)."""
-    from .embed import embed_texts
+    from pipeline.embed import embed_texts
 
     hosts = _host_labels(episode, people)
     chapters = _prepare(episode, papers, opts, hosts)
@@ -605,7 +605,7 @@ def _trim(sentences: list[SummarySentence], opts: SummaryOptions) -> list[Summar
 
 
 def _client(opts: SummaryOptions, cache_dir: Path | None) -> Any:
-    from .llm import ChatClient
+    from pipeline.summarize.llm import ChatClient
 
     return ChatClient(opts.url or "", opts.model or "", api_key=os.environ.get(opts.api_key_env) or None,
                       timeout=opts.timeout, retries=opts.retries,
@@ -619,7 +619,7 @@ def summarize_episode(episode: Episode, papers: Mapping[str, Paper], options: Su
     """Set ``Chapter.summary`` on every chapter of ``episode`` and ``episode.summary``; return a
     :class:`SummaryResult`. No content is read or written; ``cache_dir`` holds embedding and LLM caches.
     ``client`` is an LLM client with ``complete(messages, max_tokens=...) -> str`` (default:
-    :class:`pipeline.llm.ChatClient` for ``options.url``)."""
+    :class:`pipeline.summarize.llm.ChatClient` for ``options.url``)."""
     opts = options or SummaryOptions()
     opts.check()
     t0 = time.perf_counter()
@@ -692,7 +692,7 @@ def summary_hash(summary: Summary | None) -> str | None:
     """A stable hash of a summary as stored (floats rounded like content/ stores them)."""
     if summary is None:
         return None
-    from .serialize import to_data
+    from pipeline.serialize import to_data
 
     return hashlib.sha256(json.dumps(to_data(summary), sort_keys=True).encode("utf-8")).hexdigest()[:20]
 
@@ -704,8 +704,8 @@ def run_summarize(project: Any, slug: str, options: SummaryOptions | None = None
     generates in ``content/.recap/summaries/<slug>.json``; a stored summary whose hash is not among them
     was written by a person and is left as it is (a notice says so). Keeping the whole summary, not field
     by field, keeps its text and its timed sentences consistent."""
-    from .content import atomic_write
-    from .ids import check_id
+    from pipeline.content import atomic_write
+    from pipeline.ids import check_id
 
     check_id(slug, "episode slug")
     opts = options or SummaryOptions.from_config(project.config.summaries)

@@ -36,10 +36,10 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from .errors import InputError
-from .ids import check_id, slugify
-from .models import Paper, PaperNote
-from .serialize import check_plain, loads_json, read_input_text
+from pipeline.errors import InputError
+from pipeline.ids import check_id, slugify
+from pipeline.models import Paper, PaperNote
+from pipeline.serialize import check_plain, loads_json, read_input_text
 
 log = logging.getLogger(__name__)
 
@@ -298,7 +298,7 @@ def detect_format(path: Path, text: str) -> str:
     lines = [ln for ln in text.split("\n") if ln.strip()]
     if any(_SUMMARY.match(ln) for ln in lines) and any(_DATE_LINE.match(ln) for ln in lines):
         return "listing"
-    from .notes import has_papers_section  # notes builds on this module
+    from pipeline.sources.notes import has_papers_section  # notes builds on this module
 
     if has_papers_section(text):
         return "shownotes"
@@ -728,7 +728,7 @@ def _bib_name(name: str) -> str:
 
 def _read_shownotes(path: Path, text: str) -> list[Paper]:
     """Only the "Papers covered" list of show notes (as a catalog; chapters are ignored)."""
-    from .notes import parse_notes_text
+    from pipeline.sources.notes import parse_notes_text
 
     return parse_notes_text(text, source=path.name).papers
 

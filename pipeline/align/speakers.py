@@ -12,8 +12,8 @@ import re
 import unicodedata
 from collections.abc import Iterable
 
-from .ids import slugify
-from .models import Person
+from pipeline.ids import slugify
+from pipeline.models import Person
 
 
 def _fold(name: str) -> str:

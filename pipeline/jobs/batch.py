@@ -1,11 +1,11 @@
 """Batch processing: many recordings on a local process pool or a Ray cluster.
 
-``recap batch`` runs the per-recording job of :mod:`pipeline.process` (decode, transcribe, diarize,
-attribute: :func:`pipeline.process.process_recording`, a plain function of audio + options) on
+``recap batch`` runs the per-recording job of :mod:`pipeline.jobs.recording` (decode, transcribe, diarize,
+attribute: :func:`pipeline.jobs.recording.process_recording`, a plain function of audio + options) on
 workers, and writes each result into ``content/`` from the driver only:
 
 * **Executors.** ``local``: a :class:`concurrent.futures.ProcessPoolExecutor` whose workers live for
-  the whole batch, so the models :mod:`pipeline.process` caches at module level are loaded once per
+  the whole batch, so the models :mod:`pipeline.jobs.recording` caches at module level are loaded once per
   worker. ``ray``: one Ray actor per worker (``num_gpus=1`` per actor on a GPU cluster, so each GPU
   keeps its model loaded; ``num_cpus`` on CPU), on a local cluster started for the batch or on an
   existing one joined with ``address``.
@@ -41,9 +41,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .config import Project
-from .errors import ConfigError, DependencyMissing, InputError, RecapError
-from .ids import check_id, is_id, slugify
+from pipeline.config import Project
+from pipeline.errors import ConfigError, DependencyMissing, InputError, RecapError
+from pipeline.ids import check_id, is_id, slugify
 
 log = logging.getLogger(__name__)
 
@@ -223,7 +223,7 @@ def _check_unique(items: list[BatchItem]) -> list[BatchItem]:
 
 # -- the worker side -----------------------------------------------------------------------------
 def _process_fn() -> Callable[..., Any]:
-    from .process import process_recording
+    from pipeline.jobs.recording import process_recording
 
     return process_recording
 
@@ -267,7 +267,7 @@ def options_key(options: Any) -> str:
 
 
 def audio_sha256(path: Path, cache_dir: Path | None = None) -> str:
-    from .cache import file_hash
+    from pipeline.cache import file_hash
 
     return file_hash(path, memo_dir=cache_dir)
 
@@ -290,9 +290,9 @@ def is_done(project: Project, item: BatchItem, audio_hash: str, key: str) -> boo
 
 
 def make_process_options(project: Project, **given: Any) -> Any:
-    """The batch's :class:`pipeline.process.ProcessOptions`: ``[transcribe]`` config, then the
+    """The batch's :class:`pipeline.jobs.recording.ProcessOptions`: ``[transcribe]`` config, then the
     command-line values given (model, device, diarizer, language, ...)."""
-    from .process import ProcessOptions
+    from pipeline.jobs.recording import ProcessOptions
 
     return ProcessOptions.from_config(project.config.transcribe, **given)
 
@@ -303,17 +303,17 @@ def prepare(project: Project, row: ItemReport, base: Any, audio_hash: str) -> No
     Raises RecapError for bad inputs: the recording fails, the others go on."""
     from dataclasses import replace
 
-    from . import process
+    from pipeline.jobs import recording as process
 
     item = row.item
     if item.papers:
-        from .catalog import import_papers, read_papers
+        from pipeline.sources.catalog import import_papers, read_papers
 
         for p in item.papers:  # a bad file fails here, before anything is imported
             read_papers(Path(p))
         import_papers(project, list(item.papers))
     if item.notes is not None:
-        from .notes import parse_notes
+        from pipeline.sources.notes import parse_notes
 
         row.notes = parse_notes(Path(item.notes))
     opts = base
@@ -332,7 +332,7 @@ def prepare(project: Project, row: ItemReport, base: Any, audio_hash: str) -> No
 def save_result(project: Project, row: ItemReport, result: Any) -> None:
     """Write one worker's result into content/ (driver only, under the episode's lock), then run the
     later stages (show notes, alignment, summaries), which take the lock themselves."""
-    from .process import run_later_stages, save_result as save
+    from pipeline.jobs.recording import run_later_stages, save_result as save
 
     item = row.item
     with project.content.lock(item.slug, wait=600):
@@ -344,7 +344,7 @@ def save_result(project: Project, row: ItemReport, result: Any) -> None:
 
 
 def _probe_duration(path: Path) -> float:
-    from .decode import probe
+    from pipeline.audio.decode import probe
 
     try:
         return probe(path).duration
@@ -364,7 +364,7 @@ class Progress:
 
 def run_batch(project: Project, items: Sequence[BatchItem], process_options: Any,
               options: BatchOptions = BatchOptions(), progress: Progress | None = None) -> BatchReport:
-    """Process ``items`` with ``process_options`` (a :class:`pipeline.process.ProcessOptions`).
+    """Process ``items`` with ``process_options`` (a :class:`pipeline.jobs.recording.ProcessOptions`).
 
     Returns a report with one row per item; failures are in the report, not raised."""
     if options.executor not in ("local", "ray"):
@@ -684,7 +684,7 @@ class RichProgress(Progress):
 def summary_table(report: BatchReport) -> Any:
     from rich.table import Table
 
-    from .timefmt import format_timestamp
+    from pipeline.timefmt import format_timestamp
 
     table = Table(title="recap batch")
     for col in ("episode", "audio", "length", "status", "tries", "time", "error"):

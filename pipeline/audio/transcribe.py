@@ -26,9 +26,9 @@ from typing import Any
 
 import numpy as np
 
-from .cache import StageCache
-from .decode import SAMPLE_RATE, SILENCE_DBFS, DecodedAudio, Progress
-from .errors import ConfigError, DependencyMissing, ModelUnavailable, StageError
+from pipeline.cache import StageCache
+from pipeline.audio.decode import SAMPLE_RATE, SILENCE_DBFS, DecodedAudio, Progress
+from pipeline.errors import ConfigError, DependencyMissing, ModelUnavailable, StageError
 
 log = logging.getLogger(__name__)
 

@@ -12,7 +12,7 @@ How a build works (read this before adding a page):
    (``site/.recap-manifest.json``: output path -> hash) says which pages are up to date: those are
    neither rendered nor written. Pages whose content is gone are removed. Two pages writing the same
    path are refused. Each write is atomic (temporary file, then rename).
-4. Pages carry their search documents (``Page.search``); the search index (:mod:`pipeline.search`)
+4. Pages carry their search documents (``Page.search``); the search index (:mod:`pipeline.site.search`)
    re-tokenizes only the documents of pages whose hash changed.
 
 Links are base-aware: ``{{ base }}papers/<id>/`` where ``base`` is the path part of
@@ -41,14 +41,14 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote, urlsplit
 
-from . import search as search_docs
-from .config import Project
-from .errors import ContentError
-from .export import site_path, speaker_name, to_chapters, to_json, to_srt, to_vtt
-from .ids import is_plain_relpath
-from .models import Episode, Paper, Person, Poster, Utterance
-from .serialize import to_data
-from .timefmt import format_timestamp
+from pipeline.site import search as search_docs
+from pipeline.config import Project
+from pipeline.errors import ContentError
+from pipeline.export import site_path, speaker_name, to_chapters, to_json, to_srt, to_vtt
+from pipeline.ids import is_plain_relpath
+from pipeline.models import Episode, Paper, Person, Poster, Utterance
+from pipeline.serialize import to_data
+from pipeline.timefmt import format_timestamp
 
 log = logging.getLogger(__name__)
 
@@ -94,7 +94,7 @@ class Page:
     inputs: Any  # every piece of data the page shows: its hash decides whether it is rewritten
     render: Callable[[], str | bytes]
     listed: bool = True  # in sitemap.xml (hidden pages, e.g. a quality report, say False)
-    search: Callable[[], list] | None = None  # the page's search documents (pipeline.search.SearchDoc)
+    search: Callable[[], list] | None = None  # the page's search documents (pipeline.site.search.SearchDoc)
 
 
 @dataclass
@@ -307,7 +307,7 @@ def episode_text(site: Site, ep: Episode) -> EpisodeText:
     text = EpisodeText(key, make_paragraphs(ep, site.people), [_quote(utts, c.start, c.end) for c in ep.chapters],
                        ep.transcript.duration, bool(utts))
     if path is not None:
-        from .content import atomic_write
+        from pipeline.content import atomic_write
 
         with contextlib.suppress(OSError):
             atomic_write(path, pickle.dumps((key, [tuple(vars(p).values()) for p in text.paragraphs], text.quotes,
@@ -491,7 +491,7 @@ def episode_pages(site: Site) -> Iterator[Page]:
         audio = _audio_source(site, ep)
         if ctx["episode"]["audio"] and not urlsplit(ctx["episode"]["audio"]).scheme and audio is None:
             ctx["episode"]["audio"] = None
-        ctx["extras"] = {"before_chapters": _hook("viz", "episode_timeline_html", site, ep),
+        ctx["extras"] = {"before_chapters": _hook("site.viz", "episode_timeline_html", site, ep),
                          "side": _hook("report", "report_link_html", site, slug)}
         # the transcript's paragraphs by what they are computed from (hashing 23k paragraphs of text
         # on every build cost more than all else on the episode pages)
@@ -549,7 +549,7 @@ def _safe_url(url: str) -> bool:
 def paper_pages(site: Site) -> Iterator[Page]:
     by_paper = _group(site, "posters-by-paper", site.posters.values, lambda p: p.paper)
     for pid, paper in site.papers.items():
-        side = _hook("viz", "related_html", site, pid)
+        side = _hook("site.viz", "related_html", site, pid)
         # What the page shows, cheaply: the record by its file's digest, the moments and posters
         # about it, the related papers' inputs. The context itself is built only to render.
         # (Building and hashing 3,586 contexts cost most of a build that changed one paper.)
@@ -688,7 +688,7 @@ def index_pages(site: Site) -> Iterator[Page]:
     grouped = [{"name": k, "id": "g-" + hashlib.sha1(k.encode()).hexdigest()[:8],
                 "papers": sorted(v, key=lambda x: (x["date"], x["title"]), reverse=True)}
                for k, v in sorted(groups.items(), key=lambda kv: (-len(kv[1]), kv[0]))]
-    has_map = bool(site.config.paper_map) and bool(site.papers) and _importable("pipeline.viz")
+    has_map = bool(site.config.paper_map) and bool(site.papers) and _importable("pipeline.site.viz")
     yield _html(site, "papers/index.html", "papers.html", {"groups": grouped, "has_map": has_map,
                                                            "og_url": site.absolute("papers/")})
     posters = [_poster_ref(site, p) for p in sorted(site.posters.values(), key=lambda p: (p.episode, p.start))]
@@ -732,8 +732,8 @@ def _hook(module: str, name: str, *args: Any) -> str:
 
 @page_builder
 def map_pages(site: Site) -> Iterator[Page]:
-    """The paper map (pipeline.viz), when its dependencies are installed."""
-    build = _stage_function("viz", "map_pages")
+    """The paper map (pipeline.site.viz), when its dependencies are installed."""
+    build = _stage_function("site.viz", "map_pages")
     yield from (build(site) or ()) if build else ()
 
 
@@ -746,7 +746,7 @@ def report_pages(site: Site) -> Iterator[Page]:
 
 @page_builder
 def feed_pages(site: Site) -> Iterator[Page]:
-    from .feeds import rss_feed
+    from pipeline.site.feeds import rss_feed
 
     episodes = sorted(site.episodes.values(), key=lambda e: (e.date or "", e.slug), reverse=True)
     # the episodes' records by file digest (serialising 50 episodes' chapters and mentions to hash
@@ -780,7 +780,7 @@ def content_digest(site: Site, rel: str) -> str | None:
     known = site.store.digests.get(rel)
     if known is not None:
         return known
-    from .content import file_digest
+    from pipeline.content import file_digest
 
     p = site.store.root / rel
     return site.once(("digest", rel), lambda: file_digest(p.read_bytes()).hex() if p.is_file() else None)
@@ -916,11 +916,11 @@ def build_site(project: Project, *, base_url: str | None = None, out: Path | Non
 
 def _build_site(project: Project, *, base_url: str | None, out: Path, full: bool, search: bool,
                 write: Callable[[Path, bytes], None]) -> BuildReport:
-    from .feeds import sitemap
+    from pipeline.site.feeds import sitemap
 
     out.mkdir(parents=True, exist_ok=True)
     site = Site(project, base_url)
-    from .content import parse_version
+    from pipeline.content import parse_version
 
     site_key = f"{site.template_hash}|{site.base_url}|{parse_version()}"  # records by file digest: see content_digest
     report = BuildReport(site_dir=out)
