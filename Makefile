@@ -11,7 +11,7 @@ SAMPLE := $(CACHE)/pyannote-sample/sample.wav
 AXE := $(CACHE)/node/node_modules/axe-core/axe.min.js
 PYANNOTE_WHEEL_VERSION := 4.0.7
 
-.PHONY: install system-deps demo test golden fuzz bench screenshots test-llm clean
+.PHONY: install system-deps demo test lint golden fuzz bench screenshots test-llm clean
 
 install: $(STAMP) $(SAMPLE) $(AXE)
 
@@ -58,8 +58,13 @@ demo: install
 	$(RECAP) process $(SAMPLE) --episode two-callers --notes demo/notes.md
 	$(RECAP) build
 
-test: install
+test: install lint
 	$(PY) -m pytest -q -p no:cacheprovider -ra
+
+# ruff (the rule set is in pyproject.toml) and mypy on the package; tests/test_architecture.py checks the import graph.
+lint: install
+	$(PY) -m ruff check pipeline tests bench
+	$(PY) -m mypy
 
 # Rewrite tests/golden/ (the demo site's pages that tests/test_golden.py compares) after a meant change.
 golden: install

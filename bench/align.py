@@ -23,11 +23,12 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from pipeline.align.episode import AlignOptions, align_episode  # noqa: E402
-from pipeline.sources.catalog import find_paper, merge_papers, read_papers  # noqa: E402
+from pipeline.align.speakers import same_person  # noqa: E402
 from pipeline.config import init_project, open_project  # noqa: E402
 from pipeline.models import Episode  # noqa: E402
+from pipeline.sources.catalog import find_paper, merge_papers
 from pipeline.sources.notes import apply_notes, parse_notes  # noqa: E402
-from pipeline.align.speakers import same_person  # noqa: E402
+from pipeline.sources.papers import read_papers  # noqa: E402
 from pipeline.sources.transcripts import read_transcript  # noqa: E402
 
 CATALOG = ["paper-listing.txt", "research-highlights-blog.txt", "neurips-2023-day5-notes.txt"]

@@ -63,10 +63,10 @@ def main() -> None:
     from faster_whisper import WhisperModel, decode_audio
     from pyannote.metrics.diarization import DiarizationErrorRate
 
-    from pipeline.audio.diarize import to_annotation
-    from pipeline.jobs.recording import ProcessOptions, process_recording
-    from pipeline.audio.transcribe import TranscribeOptions, bundled_model_path, choose_model, load_model, transcribe
     from pipeline.audio.decode import decode
+    from pipeline.audio.diarize import to_annotation
+    from pipeline.audio.transcribe import TranscribeOptions, bundled_model_path, choose_model, load_model, transcribe
+    from pipeline.jobs.recording import ProcessOptions, process_recording
 
     audio = Path(args.audio)
     bare_model = WhisperModel(str(bundled_model_path()), device="cpu", compute_type="int8")

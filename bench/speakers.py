@@ -67,8 +67,8 @@ def main() -> None:
     from pyannote.core import Annotation, Segment
     from pyannote.metrics.diarization import DiarizationErrorRate
 
-    from pipeline.audio.decode import decode
     from pipeline import diarize as stage
+    from pipeline.audio.decode import decode
     from pipeline.audio.diarize import DiarizeOptions, diarize, to_annotation
 
     current = stage.NEIGHBOUR_SECONDS

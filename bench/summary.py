@@ -33,13 +33,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from pipeline.config import init_project, open_project  # noqa: E402
 from pipeline.models import Episode, Paper, Summary, SummarySentence  # noqa: E402
 from pipeline.sources.notes import apply_notes, parse_notes  # noqa: E402
-from pipeline.summarize.summaries import (  # noqa: E402
-    SummaryOptions,
-    chapter_bounds,
-    spoken_sentences,
-    summarize_episode,
-)
 from pipeline.sources.transcripts import import_transcript  # noqa: E402
+from pipeline.summarize.options import SummaryOptions
+from pipeline.summarize.sentences import chapter_bounds, spoken_sentences
+from pipeline.summarize.summaries import summarize_episode  # noqa: E402
 
 _STOP = set("a an the of for and or but in on at to from by with as is are was were be it its this that we our "
             "you your i they them their there here so not no do does did have has had can will would".split())

@@ -104,7 +104,7 @@ def load_config(path: Path | None, overrides: dict[str, dict[str, Any]] | None =
     sections = {}
     for f in dataclasses.fields(Config):
         raw = data.pop(f.name, {})
-        cls = f.default_factory  # type: ignore[misc]
+        cls: Any = f.default_factory  # each section's dataclass
         if not isinstance(raw, dict):
             errors.append(f"[{f.name}] must be a table")
             continue
@@ -213,7 +213,7 @@ def init_project(path: Path, title: str | None = None) -> Path:
         raise ConfigError(f"{path / CONFIG_FILE} already exists: this folder is a recap project")
     for sub in ("content/episodes", "content/papers", "content/posters", "content/people", "templates"):
         (path / sub).mkdir(parents=True, exist_ok=True)
-    from pipeline.content import atomic_write
+    from pipeline.files import atomic_write
 
     atomic_write(path / CONFIG_FILE, DEFAULT_CONFIG.format(title=(title or path.resolve().name).replace('"', "'")))
     gitignore = path / ".gitignore"

@@ -23,14 +23,9 @@ version. Every such decision is reported through :attr:`ContentStore.notices`.
 from __future__ import annotations
 
 import contextlib
-import functools
-import hashlib
 import json
 import logging
 import os
-import pickle
-import tempfile
-import time
 import tomllib
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -39,7 +34,9 @@ from typing import Any
 
 import tomli_w
 
+from pipeline.cache import MISS, ParseCache, cache_key
 from pipeline.errors import ContentError, LockedError
+from pipeline.files import atomic_write, file_digest, sha256, stat_signature
 from pipeline.ids import check_id, is_plain_relpath
 from pipeline.models import Chapter, Episode, Mention, Paper, Person, Poster, Transcript
 from pipeline.serialize import DataError, from_data, to_data
@@ -48,32 +45,6 @@ log = logging.getLogger(__name__)
 
 MANIFEST = ".recap/manifest.json"
 BASE_DIR = ".recap/base"
-
-
-def atomic_write(path: Path, data: bytes | str, *, durable: bool = True) -> None:
-    """Write ``data`` to ``path`` so readers see the old file or the new one, never a mix.
-    ``durable=False`` skips the fsync: for a build's caches, which are recomputed when a crash leaves
-    them empty (every cache reader takes an unreadable file for a miss), and whose fsyncs of several
-    MB each were a good part of a one-paper build on a busy disk."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    raw = data.encode("utf-8") if isinstance(data, str) else data
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(raw)
-            if durable:
-                fh.flush()
-                os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp)
-        raise
-
-
-def sha256(data: bytes | str) -> str:
-    raw = data.encode("utf-8") if isinstance(data, str) else data
-    return hashlib.sha256(raw).hexdigest()
 
 
 _MISSING = object()
@@ -135,101 +106,9 @@ class LazyTranscript(Transcript):
         return getattr(self, name)
 
 
-class ParseCache:
-    """Parsed records of one folder (or one episode), keyed by file and by the file's bytes.
-
-    Parsing TOML/JSON and checking it into dataclasses dominated builds at conference scale (3,586
-    paper records, 50 three-hour transcripts). An entry holds the digest of the bytes it was parsed
-    from and the file's stat signature when it was read (:func:`stat_signature`, as git's index does):
-    a file whose signature is unchanged is not read again; any other file is read and its digest
-    compared, so an edit is never missed, whatever its time stamps (the signature holds the inode
-    change time, which every write moves and ``touch``/``utime`` cannot set back). Each hit is
-    unpickled afresh (callers may change what they load). The file is a local cache like
-    ``__pycache__`` (a project's ``.cache/``, never content): it is rewritten atomically, only when
-    something changed, and keeps only the entries looked up since it was opened, so deleted files leave it."""
-
-    def __init__(self, path: Path) -> None:
-        self.path = path
-        self.entries: dict[str, tuple[bytes, bytes, tuple | None]] = {}
-        self.used: dict[str, tuple[bytes, bytes, tuple | None]] = {}
-        self.dirty = False
-        with contextlib.suppress(OSError, EOFError, ValueError, TypeError, AttributeError, ImportError,
-                                 pickle.UnpicklingError):
-            data = pickle.loads(path.read_bytes())
-            if isinstance(data, dict) and data.get("version") == parse_version():
-                self.entries = data["entries"]
-
-    def get(self, key: str, digest: bytes | None, signature: tuple | None = None) -> tuple[bytes, Any]:
-        """(digest, record) of the entry parsed from a file whose bytes have this ``digest``
-        (:func:`file_digest`), or, with ``digest`` None, whose stat ``signature`` is the one stored;
-        (b"", _MISSING) when there is none."""
-        hit = self.entries.get(key)
-        if hit is None or (hit[0] != digest if digest is not None else (signature is None or hit[2] != signature)):
-            return b"", _MISSING
-        if hit[2] != signature:
-            hit = (hit[0], hit[1], signature)
-            self.dirty = True
-        self.used[key] = hit
-        try:
-            return hit[0], pickle.loads(hit[1])
-        except Exception:  # noqa: BLE001 - a class changed shape since: parse again
-            return b"", _MISSING
-
-    def digest(self, key: str, signature: tuple | None) -> bytes | None:
-        """The digest of the file an entry was parsed from, when the file's stat ``signature`` is
-        still the stored one (the record itself is not unpickled)."""
-        hit = self.entries.get(key)
-        return hit[0] if hit is not None and signature is not None and hit[2] == signature else None
-
-    def put(self, key: str, digest: bytes, record: Any, signature: tuple | None = None) -> None:
-        self.used[key] = (digest, pickle.dumps(record, pickle.HIGHEST_PROTOCOL), signature)
-        self.dirty = True
-
-    def save(self, *, prune: bool = True) -> None:
-        """Write the entries looked up since the last save; ``prune=False`` keeps the others too
-        (when only part of the folder was read)."""
-        keep = self.used if prune else {**self.entries, **self.used}
-        if not (self.dirty or set(keep) != set(self.entries)):
-            return
-        with contextlib.suppress(OSError):
-            atomic_write(self.path, pickle.dumps({"version": parse_version(), "entries": keep},
-                                                 pickle.HIGHEST_PROTOCOL), durable=False)
-        self.entries, self.used, self.dirty = dict(keep), {}, False
-
-
-def _cache_key(rel: str, cls: Any) -> str:
-    """A parse-cache entry's key: the content-relative path and the record type read from it."""
-    return f"{rel}|{getattr(cls, '__name__', cls)}"
-
-
-def file_digest(raw: bytes) -> bytes:
-    """The digest content files are known by (parse cache, page hashes)."""
-    return hashlib.blake2b(raw, digest_size=20).digest()
-
-
-SETTLE_NS = 2_000_000_000
-
-
-def stat_signature(st: os.stat_result) -> tuple | None:
-    """What identifies a file's bytes without reading them: size, modification and inode change
-    times, inode, device; None while the file changed less than 2 s ago (time stamps are coarser than
-    a write: a second write in the same tick would keep the signature, as git's "racy" entries)."""
-    if time.time_ns() - max(st.st_mtime_ns, st.st_ctime_ns) < SETTLE_NS:
-        return None
-    return (st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino, st.st_dev)
-
-
 def _text(raw: bytes) -> str:
     """UTF-8 with universal newlines, as ``Path.read_text`` gives it."""
     return raw.decode("utf-8").replace("\r\n", "\n").replace("\r", "\n")
-
-
-@functools.cache
-def parse_version() -> str:
-    """Cached records are pickled dataclasses: any change to the models' source (a field added,
-    renamed, given a new default) makes every cache entry stale."""
-    models = Path(__file__).with_name("models.py").read_bytes()
-    return "2:" + hashlib.blake2b(models, digest_size=16).hexdigest()
 
 
 @dataclass
@@ -259,7 +138,7 @@ class ContentStore:
         when the file is unchanged since it was parsed (see :class:`ParseCache`)."""
         cache = self._parse_cache(bucket)
         rel = rel or p.relative_to(self.root).as_posix()
-        key = _cache_key(rel, cls)
+        key = cache_key(rel, cls)
         signature = None
         if cache is not None:
             try:
@@ -268,7 +147,7 @@ class ContentStore:
                 raise ContentError(f"{p}: cannot be read ({exc.strerror or exc})") from exc
             if signature is not None:
                 digest, hit = cache.get(key, None, signature)
-                if hit is not _MISSING:
+                if hit is not MISS:
                     self.digests[rel] = digest.hex()
                     return hit
         try:
@@ -279,7 +158,7 @@ class ContentStore:
         self.digests[rel] = digest.hex()
         if cache is not None:
             _, hit = cache.get(key, digest, signature)
-            if hit is not _MISSING:
+            if hit is not MISS:
                 return hit
         record = self._load(cls, parse(p, raw), p)
         if cache is not None:
@@ -295,7 +174,7 @@ class ContentStore:
             return
         rel = p.relative_to(self.root).as_posix()
         with contextlib.suppress(OSError):
-            digest = cache.digest(_cache_key(rel, cls), stat_signature(os.stat(p)))
+            digest = cache.digest(cache_key(rel, cls), stat_signature(os.stat(p)))
             if digest is not None:
                 self.digests[rel] = digest.hex()
 
@@ -455,7 +334,8 @@ class ContentStore:
         self._save_parse_cache(bucket, prune=False)
         return transcript
 
-    def save_episode(self, ep: Episode, *, parts: tuple[str, ...] = ("meta", "chapters", "mentions", "transcript")) -> None:
+    def save_episode(self, ep: Episode, *,
+                     parts: tuple[str, ...] = ("meta", "chapters", "mentions", "transcript")) -> None:
         """Save the chosen parts of an episode. Transcript and mentions are JSON (machine-made, large);
         metadata and chapters are TOML records merged with a person's edits."""
         slug = check_id(ep.slug, "episode slug")
@@ -526,20 +406,38 @@ class ContentStore:
         return None
 
     # -- locking -------------------------------------------------------------------------------
+    # One namespace per kind of thing (.recap/locks/<kind>/...), so an episode named "catalog" and
+    # the catalog never share a lock. Callers check their arguments first: a lock file is created only
+    # for a run that goes ahead, and released however it ends.
+    def lock_episode(self, slug: str, *, wait: float = 0, existing: bool = True) -> contextlib.AbstractContextManager:
+        """Hold episode ``slug``'s lock (``existing``: the episode must exist, checked before the lock
+        file is made)."""
+        check_id(slug, "episode slug")
+        if existing:
+            self.require_episode(slug)
+        return self._lock(f"episodes/{slug}", f"episode {slug!r}", wait)
+
+    def lock_catalog(self, *, wait: float = 0) -> contextlib.AbstractContextManager:
+        return self._lock("catalog", "the paper catalog", wait)
+
+    def lock_voices(self, *, wait: float = 30) -> contextlib.AbstractContextManager:
+        return self._lock("voices", "the voice library", wait)
+
+    def lock_site(self, *, wait: float = 0) -> contextlib.AbstractContextManager:
+        return self._lock("site", "the site", wait)
+
     @contextlib.contextmanager
-    def lock(self, name: str, *, wait: float = 0) -> Iterator[None]:
-        """Hold ``.recap/locks/<name>.lock`` for the duration; a second run refuses (or waits)."""
+    def _lock(self, name: str, what: str, wait: float) -> Iterator[None]:
+        """Hold ``.recap/locks/<name>.lock`` for the duration; a second run refuses (or waits ``wait`` s)."""
         from filelock import FileLock, Timeout
 
-        path = self.root / ".recap" / "locks" / f"{check_id(name, 'lock name')}.lock"
+        path = self.root / ".recap" / "locks" / f"{name}.lock"
         path.parent.mkdir(parents=True, exist_ok=True)
         lk = FileLock(str(path))
         try:
             lk.acquire(timeout=wait)
         except Timeout:
-            raise LockedError(
-                f"another recap run is working on {name!r} (lock {path}); wait for it to finish"
-            ) from None
+            raise LockedError(f"another recap run is working on {what} (lock {path}); wait for it to finish") from None
         try:
             yield
         finally:

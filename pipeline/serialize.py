@@ -71,7 +71,7 @@ def _convert(tp: Any, value: Any, where: str) -> Any:
         if value is None:
             return None
         return _convert(args[0], value, where)
-    if dataclasses.is_dataclass(tp):
+    if isinstance(tp, type) and dataclasses.is_dataclass(tp):
         if not isinstance(value, dict):
             raise DataError(f"{where}: expected a table, got {type(value).__name__}")
         hints = _hints(tp)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import calendar
 import re
 
 _TS = re.compile(r"^(?:(\d+):)?(\d{1,2}):(\d{1,2})(?:[.,](\d{1,3}))?$")
@@ -15,10 +16,10 @@ def parse_timestamp(text: str) -> float:
     hours, minutes, seconds, frac = m.groups()
     if int(minutes) >= 60 and hours is not None or int(seconds) >= 60:
         raise ValueError(f"not a timestamp: {text!r}")
-    value = int(hours or 0) * 3600 + int(minutes) * 60 + int(seconds)
+    value = float(int(hours or 0) * 3600 + int(minutes) * 60 + int(seconds))
     if frac:
         value += int(frac.ljust(3, "0")) / 1000
-    return float(value)
+    return value
 
 
 def format_timestamp(seconds: float) -> str:
@@ -36,3 +37,8 @@ def format_clock(seconds: float, sep: str = ".") -> str:
     m, ms = divmod(ms, 60_000)
     s, ms = divmod(ms, 1000)
     return f"{h:02d}:{m:02d}:{s:02d}{sep}{ms:03d}"
+
+
+MONTHS: dict[str, int] = {m.lower(): i for i, m in enumerate(calendar.month_abbr) if m}
+"""Month names and abbreviations, lower case ("may", "sep", "september") -> 1-12."""
+MONTHS.update({m.lower(): i for i, m in enumerate(calendar.month_name) if m})

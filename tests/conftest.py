@@ -11,7 +11,8 @@ from pathlib import Path
 import pytest
 
 REPO = Path(__file__).resolve().parent.parent
-SEEDS = REPO.parent / "shared" / "seeds"
+SHARED = REPO.parent / "shared"
+SEEDS = SHARED / "seeds"
 SAMPLE_DIR = REPO / ".cache" / "pyannote-sample"
 
 CHROMIUM = "/usr/bin/chromium"  # Debian's, installed by `make install`; never a downloaded browser
@@ -45,12 +46,29 @@ def _require(path: Path, what: str) -> Path:
     return path
 
 
+def shared(rel: str) -> Path:
+    """``../shared/<rel>``: real inputs beside the checkout (tests and benches may read them; the product
+    never does). Missing, the test is skipped on a developer's machine and fails in CI (``CI`` set), so a
+    clone elsewhere cannot pass with most tests silently gone."""
+    path = SHARED / rel
+    if not path.exists():
+        message = f"../shared/{rel} is not beside this checkout ({path})"
+        if os.environ.get("CI"):
+            pytest.fail(f"{message}: CI needs the shared data next to the clone")
+        pytest.skip(message)
+    return path
+
+
 @pytest.fixture(scope="session")
 def seeds() -> Path:
-    """../shared/seeds: the real inputs (tests may read them; the product never does)."""
-    if not SEEDS.is_dir():
-        pytest.skip("../shared/seeds is not beside this checkout")
-    return SEEDS
+    """../shared/seeds: the first real inputs (a paper listing, a 3h20m transcript, show notes...)."""
+    return shared("seeds")
+
+
+@pytest.fixture(scope="session")
+def shared_data() -> Path:
+    """../shared/data: more real data (AMI meeting clips, the NeurIPS 2023 catalog, a keynote session)."""
+    return shared("data")
 
 
 @pytest.fixture(scope="session")

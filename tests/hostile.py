@@ -67,8 +67,20 @@ def all_payloads() -> str:
 def make_hostile_project(root: Path) -> None:
     """A project whose content puts a payload in every field the site shows."""
     from pipeline.config import init_project, open_project
-    from pipeline.models import (Chapter, Episode, Mention, Paper, PaperNote, Person, Poster, Summary,
-                                 SummarySentence, Transcript, Utterance, Word)
+    from pipeline.models import (
+        Chapter,
+        Episode,
+        Mention,
+        Paper,
+        PaperNote,
+        Person,
+        Poster,
+        Summary,
+        SummarySentence,
+        Transcript,
+        Utterance,
+        Word,
+    )
 
     init_project(root, title="<script>window.__xss=1</script> site")
     store = open_project(root).content

@@ -12,11 +12,13 @@ from pathlib import Path
 import pytest
 
 from pipeline.align.episode import AlignOptions, align_episode, run_align
-from pipeline.sources.catalog import find_paper, merge_papers, read_papers
+from pipeline.jobs.episode import align_if_ready
 from pipeline.models import Episode, Paper, Transcript, Utterance
+from pipeline.sources.catalog import find_paper, merge_papers
 from pipeline.sources.notes import apply_notes, parse_notes
-from pipeline.timefmt import parse_timestamp
+from pipeline.sources.papers import read_papers
 from pipeline.sources.transcripts import import_transcript, read_transcript
+from pipeline.timefmt import parse_timestamp
 
 LEXICAL = AlignOptions(embeddings=False)
 CATALOG_FILES = ["paper-listing.txt", "research-highlights-blog.txt", "neurips-2023-day5-notes.txt"]
@@ -74,11 +76,12 @@ def _label_at(transcript: Transcript, start: float) -> str:
 
 
 def test_with_notes_exact_times_links_and_speakers(project, seeds, truth):
-    from pipeline.sources.catalog import import_papers
+    from pipeline.sources.papers import import_papers
 
     import_papers(project, [seeds / n for n in CATALOG_FILES])
     import_transcript(project, seeds / "neurips-2023-recap.transcript.txt", "recap")
-    apply_notes(project, "recap", parse_notes(seeds / NOTES))  # runs alignment
+    apply_notes(project, "recap", parse_notes(seeds / NOTES))
+    align_if_ready(project, "recap")
     ep = project.content.load_episode("recap")
     papers = project.content.load_papers()
     people = project.content.load_people()
@@ -195,7 +198,7 @@ def test_decoy_catalog_does_not_add_wrong_links(transcript, catalog, no_notes, t
 
 def test_run_align_keeps_a_persons_edits(project, seeds, run_cli):
     import_transcript(project, seeds / "neurips-2023-recap.transcript.txt", "recap")
-    from pipeline.sources.catalog import import_papers
+    from pipeline.sources.papers import import_papers
 
     import_papers(project, [seeds / n for n in CATALOG_FILES])
     run_align(project, "recap", LEXICAL)
@@ -336,13 +339,14 @@ def test_whole_notes_past_the_dev_slice(project, seeds):
     to the transcript's own start, every chapter linked to its paper though half the papers are in no
     catalog but the notes, poster sessions found, and presenters named as the notes spell them even
     when the ASR heard them otherwise ("Shen Yu" is Shunyu Yao, not a catalog author called Shenyu)."""
-    from pipeline.sources.catalog import import_papers
+    from pipeline.sources.papers import import_papers
 
     import_papers(project, [seeds / n for n in CATALOG_FILES])
     import_transcript(project, seeds / "neurips-2023-recap.transcript.txt", "recap")
     notes = parse_notes(FULL_NOTES)
     assert (len(notes.chapters), len(notes.papers)) == (16, 13)
     apply_notes(project, "recap", notes)
+    align_if_ready(project, "recap")
     ep = project.content.load_episode("recap")
     papers, people = project.content.load_papers(), project.content.load_people()
     assert len(ep.chapters) == len(FULL)

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from pipeline.audio.attribute import AttributeOptions, attribute, word_speakers
 from pipeline.audio.diarize import Turn
+from pipeline.models import Segment, Word
 
 
 def seg(words, flags=()):
     """A Whisper-like segment from (text, start, end, prob) tuples."""
-    return {"start": words[0][1], "end": words[-1][2], "text": "".join(w[0] for w in words),
-            "words": [list(w) for w in words], "flags": list(flags)}
+    return Segment(words[0][1], words[-1][2], "".join(w[0] for w in words), [Word(*w) for w in words],
+                   flags=list(flags))
 
 
 TURNS = [Turn(0.0, 4.0, "A"), Turn(4.2, 5.0, "B"), Turn(5.3, 9.0, "A")]

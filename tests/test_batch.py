@@ -7,8 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from pipeline.jobs.batch import BatchOptions, items_from_paths, options_key, read_manifest
 from pipeline.errors import ConfigError, InputError
+from pipeline.jobs.batch import options_key
+from pipeline.jobs.manifest import items_from_paths, read_manifest
+from pipeline.jobs.tasks import BatchOptions
 
 
 def test_toml_manifest_rows_and_relative_paths(tmp_path: Path) -> None:
@@ -94,6 +96,18 @@ def test_cli_needs_inputs_or_a_manifest_not_both(run_cli, tmp_path: Path) -> Non
     ({"CPU": 2}, BatchOptions(workers=6), "auto", 10, (2, 1.0, 0.0)),  # no actors that could never start
 ])
 def test_ray_actor_plan(resources, opts, device, items, expected) -> None:
-    from pipeline.jobs.batch import plan_actors
+    from pipeline.jobs.ray import plan_actors
 
     assert plan_actors(resources, opts, device, items) == expected
+
+
+def test_a_worker_starts_without_numpy_so_its_thread_counts_apply() -> None:
+    """worker_init sets OMP_NUM_THREADS before NumPy/CTranslate2/torch read it; the modules a pool worker or a
+    Ray actor imports to start must not import them first (two BLAS threads changed a word of a transcript)."""
+    import subprocess
+    import sys
+
+    code = ("import sys, pipeline.jobs.tasks, pipeline.jobs.ray; "
+            "heavy = [m for m in ('numpy', 'torch', 'ctranslate2') if m in sys.modules]; print(heavy)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "[]"

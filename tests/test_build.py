@@ -184,9 +184,10 @@ def test_related_lists_updated_in_place_equal_a_full_computation(seeds):
     on real embeddings of the seed catalog (188 papers)."""
     import random
 
-    from pipeline.sources.catalog import merge_papers, read_papers
     from pipeline.embed import embed_texts
     from pipeline.site.viz import related_from_vectors, update_related
+    from pipeline.sources.catalog import merge_papers
+    from pipeline.sources.papers import read_papers
 
     cat: dict = {}
     for name in ["paper-listing.txt", "research-highlights-blog.txt", "neurips-2023-day5-notes.txt"]:

@@ -8,16 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from pipeline.sources.catalog import (
-    find_paper,
-    import_papers,
-    merge_papers,
-    norm_title,
-    read_papers,
-    title_score,
-)
 from pipeline.errors import InputError
 from pipeline.models import Paper
+from pipeline.sources.catalog import find_paper, merge_papers, norm_title, title_score
+from pipeline.sources.papers import import_papers, read_papers
 from tests.conftest import content_snapshot
 
 SOURCES = ("paper-listing.txt", "research-highlights-blog.txt", "neurips-2023-day5-notes.txt")
@@ -303,7 +297,7 @@ def test_listing_generalises(tmp_path: Path):
     ("It helps.“Do As I Say”: Grounding Language", "", "helps.", "“Do As I Say”: Grounding Language"),
 ])
 def test_seams(glued, own, abstract_end, title):
-    from pipeline.sources.catalog import _split_glued
+    from pipeline.sources.paper_text import _split_glued
 
     abstract, found = _split_glued(glued, own)
     assert abstract.endswith(abstract_end) and found == title

@@ -90,10 +90,44 @@ def test_unknown_episode_names_the_known_ones(project):
 
 
 def test_second_lock_holder_is_refused_with_a_clear_message(project):
-    with project.content.lock("ep1"):
-        with pytest.raises(LockedError, match="another recap run is working on 'ep1'"):
-            with project.content.lock("ep1"):
+    with project.content.lock_episode("ep1", existing=False):
+        with pytest.raises(LockedError, match="another recap run is working on episode 'ep1'"):
+            with project.content.lock_episode("ep1", existing=False):
                 pass
+
+
+def test_episode_catalog_and_site_locks_are_separate_namespaces(project):
+    """An episode called "catalog" (or "site", "voices") has a lock of its own."""
+    store = project.content
+    with store.lock_catalog(), store.lock_site(), store.lock_voices():
+        for name in ("catalog", "site", "voices"):
+            with store.lock_episode(name, existing=False):
+                pass
+    with store.lock_episode("catalog", existing=False):
+        with store.lock_catalog():
+            pass
+        with pytest.raises(LockedError, match="working on episode 'catalog'"):
+            with store.lock_episode("catalog", existing=False):
+                pass
+
+
+def test_import_notes_into_an_episode_called_catalog(run_cli, project, tmp_path):
+    notes = tmp_path / "notes.md"
+    notes.write_text("# Day one\n\n- 00:00 Opening\n- 05:00 Poster session\n", "utf-8")
+    res = run_cli("import-notes", notes, "--episode", "catalog")
+    assert res.exit_code == 0, res.output
+    assert "Imported 2 chapters" in res.output
+    assert project.content.has_episode("catalog")
+
+
+def test_a_refused_run_leaves_no_lock_behind(run_cli, project):
+    """`recap align nosuch` fails on its argument before it takes a lock: no lock file, nothing written."""
+    res = run_cli("align", "nosuch")
+    assert res.exit_code == 1
+    assert res.output.strip().splitlines()[-1] == "Error: unknown episode 'nosuch' (known: none yet)"
+    for command in (["summarize", "nosuch"], ["report", "nosuch"], ["export", "nosuch", "--format", "vtt"]):
+        assert run_cli(*command).exit_code == 1
+    assert not (project.content.root / ".recap" / "locks").exists()
 
 
 def test_from_data_type_errors_name_the_field():
@@ -154,7 +188,7 @@ def test_parse_cache_skips_reading_unchanged_files_but_sees_every_write(tmp_path
     import pathlib
     import time
 
-    from pipeline import content
+    from pipeline import files
     from pipeline.content import ContentStore
     from pipeline.models import Paper
 
@@ -176,7 +210,7 @@ def test_parse_cache_skips_reading_unchanged_files_but_sees_every_write(tmp_path
     assert load() == "Alpha" and load() == "Alpha"
     assert reads.count("p1.toml") == 2  # just written: no signature yet, read every time
 
-    monkeypatch.setattr(content, "SETTLE_NS", 0)  # as if the file were older than the settle window
+    monkeypatch.setattr(files, "SETTLE_NS", 0)  # as if the file were older than the settle window
     reads.clear()
     assert load() == "Alpha" and "p1.toml" in reads  # records its signature
     reads.clear()

@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 
 from pipeline.audio.diarize import DiarizeOptions, check_options, check_pyannote
-from pipeline.errors import ConfigError, DependencyMissing, ModelUnavailable
 from pipeline.audio.transcribe import bundled_model_path, choose_model, cuda_device_count, resolve_model
+from pipeline.errors import ConfigError, DependencyMissing, ModelUnavailable
 
 
 def test_cuda_present_picks_large_v3_turbo_float16_batched():

@@ -13,7 +13,15 @@ import numpy as np
 import pytest
 
 from pipeline.audio.decode import decode
-from pipeline.audio.diarize import DiarizeOptions, Turn, _window_embeddings, cluster, diarize, speaker_embeddings, to_annotation
+from pipeline.audio.diarize import (
+    DiarizeOptions,
+    Turn,
+    _window_embeddings,
+    cluster,
+    diarize,
+    speaker_embeddings,
+    to_annotation,
+)
 
 VOICES = {"A": ["-v", "en-us+m3", "-p", "25", "-s", "145"], "B": ["-v", "en-gb+f4", "-p", "75", "-s", "165"],
           "C": ["-v", "en-029+m1", "-p", "50", "-s", "125"]}

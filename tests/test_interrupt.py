@@ -177,7 +177,7 @@ def test_two_runs_on_one_episode(project, sample_wav):
     import time
 
     root = project.root
-    lock = root / "content" / ".recap" / "locks" / "busy.lock"
+    lock = root / "content" / ".recap" / "locks" / "episodes" / "busy.lock"
     first = subprocess.Popen([RECAP, "-C", str(root), "-q", "process", str(sample_wav), "--episode", "busy"],
                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True)
     try:
@@ -189,7 +189,7 @@ def test_two_runs_on_one_episode(project, sample_wav):
         if first.poll() is None:  # still working: the second run must have refused
             out = second.stdout + second.stderr
             assert second.returncode == 1 and "Traceback" not in out, out
-            assert out.strip().splitlines()[-1].startswith("Error: another recap run is working on 'busy'"), out
+            assert out.strip().splitlines()[-1].startswith("Error: another recap run is working on episode 'busy'"), out
     finally:
         if first.poll() is None:
             os.killpg(first.pid, signal.SIGINT)
@@ -225,7 +225,7 @@ def test_interrupt_swallowed_by_a_c_callback_is_delivered_again():
     "Exception ignored" (a flake this suite once hit). The CLI's hook raises it again."""
     from types import SimpleNamespace
 
-    from pipeline.cli import _unraisable
+    from pipeline.cli.app import _unraisable
 
     with pytest.raises(KeyboardInterrupt):
         _unraisable(SimpleNamespace(exc_value=KeyboardInterrupt()))

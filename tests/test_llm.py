@@ -24,9 +24,11 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 
 from pipeline.errors import StageError
-from pipeline.summarize.llm import ChatClient
 from pipeline.models import Chapter, Episode, Transcript, Utterance
-from pipeline.summarize.summaries import SummaryOptions, chapter_bounds, summarize_episode
+from pipeline.summarize.llm import ChatClient
+from pipeline.summarize.options import SummaryOptions
+from pipeline.summarize.sentences import chapter_bounds
+from pipeline.summarize.summaries import summarize_episode
 
 
 def _free_port() -> int:
@@ -277,7 +279,8 @@ def test_llama_cpp_server_summaries_are_verified_and_cached(llama_server, tmp_pa
 def test_llama_cpp_answer_citing_another_chapter_is_dropped(llama_server, tmp_path):
     """The real model continues chapter 1's timed transcript; checked against chapter 2 (1:40-2:20),
     the sentence resting on [1:00] is dropped as outside, and nothing outside the chapter is kept."""
-    from pipeline.summarize.summaries import spoken_sentences, verify_citations
+    from pipeline.summarize.grounded import verify_citations
+    from pipeline.summarize.sentences import spoken_sentences
 
     ep = _episode()
     client = ChatClient(llama_server, "gemma3-270m", retries=1, timeout=300, cache_dir=tmp_path / "llm")

@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from pipeline.sources.catalog import import_papers
 from pipeline.errors import InputError
 from pipeline.sources.notes import apply_notes, parse_notes
+from pipeline.sources.papers import import_papers
 from tests.conftest import content_snapshot
 
 DEV = "neurips-2023-recap.shownotes-dev.txt"

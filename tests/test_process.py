@@ -13,7 +13,6 @@ import time
 from pathlib import Path
 
 import jiwer
-import pytest
 
 from pipeline.jobs.recording import ProcessOptions, process_recording
 
@@ -91,10 +90,10 @@ def test_sample_end_to_end_through_the_cli(run_cli, project, sample_wav, sample_
 
 
 def test_second_run_on_a_locked_episode_refuses(run_cli, project, sample_wav):
-    with project.content.lock("busy"):
+    with project.content.lock_episode("busy", existing=False):
         res = run_cli("process", sample_wav, "--episode", "busy")
     assert res.exit_code == 1
-    assert "another recap run is working on 'busy'" in res.output.strip().splitlines()[-1]
+    assert "another recap run is working on episode 'busy'" in res.output.strip().splitlines()[-1]
 
 
 def test_process_recording_is_a_plain_picklable_job(tmp_path, sample_wav):
@@ -148,9 +147,9 @@ def test_killed_run_resumes_from_its_last_checkpoint(tmp_path, project, sample_w
 
 
 def test_vocabulary_puts_the_episode_first(seeds):
+    from pipeline.jobs.episode import vocabulary
     from pipeline.models import Paper
     from pipeline.sources.notes import parse_notes
-    from pipeline.jobs.recording import vocabulary
 
     notes = parse_notes(seeds / "neurips-2023-recap.shownotes-dev.txt")
     other = [Paper(id=f"p{i}", title=f"Gizmo{i}: A Study of Things", authors=[f"Ann Author{i}"]) for i in range(80)]
@@ -163,7 +162,7 @@ def test_vocabulary_puts_the_episode_first(seeds):
 
 
 def test_the_recording_is_placed_in_the_episode_folder(project, sample_wav):
-    from pipeline.jobs.recording import audio_reference
+    from pipeline.jobs.episode import audio_reference
 
     name = audio_reference(project, "ep", sample_wav)
     placed = project.content.root / "episodes" / "ep" / name

@@ -11,7 +11,9 @@ import pytest
 
 from pipeline.config import open_project
 from pipeline.errors import ConfigError, PublishError
-from pipeline.publish.deploy import PublishOptions, deploy, parse_itemized, parse_target
+from pipeline.publish.deploy import deploy
+from pipeline.publish.deployers import parse_itemized
+from pipeline.publish.targets import PublishOptions, parse_target
 from tests.conftest import content_snapshot
 
 BASE = "https://talks.example.org/recap/"

@@ -19,7 +19,8 @@ import pytest
 
 from pipeline.config import default_templates, open_project
 from pipeline.models import Chapter, Episode, Paper, Person, Transcript, Utterance
-from pipeline.publish.deploy import PublishOptions, file_hashes, publish
+from pipeline.publish.deploy import publish
+from pipeline.publish.targets import PublishOptions, file_hashes
 from tests.conftest import content_snapshot
 
 BASE = "https://talks.example.org/recap/"
@@ -224,8 +225,9 @@ def test_publish_the_seed_site_to_git(seeds, project, tmp_path):
     """The real seed episode, show notes and paper sources, built, checked and pushed to a bare repo."""
     import html
 
-    from pipeline.sources.catalog import import_papers
+    from pipeline.jobs.episode import align_if_ready
     from pipeline.sources.notes import apply_notes, parse_notes
+    from pipeline.sources.papers import import_papers
     from pipeline.sources.transcripts import import_transcript
 
     slug = "neurips-2023-recap"
@@ -233,6 +235,7 @@ def test_publish_the_seed_site_to_git(seeds, project, tmp_path):
                             seeds / "neurips-2023-day5-notes.txt"])
     import_transcript(project, seeds / "neurips-2023-recap.transcript.txt", slug)
     apply_notes(project, slug, parse_notes(seeds / "neurips-2023-recap.shownotes-dev.txt"))
+    align_if_ready(project, slug)
     remote = tmp_path / "pages.git"
     git("init", "-q", "--bare", str(remote))
     report = publish(project, PublishOptions(to=f"git:{remote}:gh-pages", base_url=BASE))

@@ -6,9 +6,9 @@ import dataclasses
 
 import pytest
 
+from pipeline.audio.voices import Match
 from pipeline.models import Chapter, Episode, Paper, Person, Transcript, Utterance, Word
 from pipeline.report import ReportOptions, find_loops, quality_report
-from pipeline.audio.voices import Match
 
 
 @pytest.fixture

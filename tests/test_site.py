@@ -11,9 +11,9 @@ from pathlib import Path
 import pytest
 from lxml import etree, html
 
-from pipeline.publish.check import check_chapters, check_rss, check_site
 from pipeline.config import open_project
 from pipeline.models import Mention, Person, Poster, Summary, SummarySentence
+from pipeline.publish.check import check_chapters, check_rss, check_site
 
 SLUG = "neurips-2023-recap"
 TOOLFORMER = {"title": "Toolformer: Language Models Can Teach Themselves to Use Tools", "arxiv": "2302.04761",
@@ -54,9 +54,10 @@ def _mentions(ep, terms: dict[str, list[str]]) -> list[Mention]:
 def make_seed_project(root: Path, seeds: Path) -> Path:
     """listing + blog + day notes + a JSON list (Toolformer, a hostile title) + dev show notes +
     transcript, then audio, mentions, a poster, a speaker name, summaries and one hostile line."""
-    from pipeline.sources.catalog import import_papers
     from pipeline.config import init_project
+    from pipeline.jobs.episode import align_if_ready
     from pipeline.sources.notes import apply_notes, parse_notes
+    from pipeline.sources.papers import import_papers
     from pipeline.sources.transcripts import import_transcript
 
     init_project(root, title="NeurIPS recap test site")
@@ -70,6 +71,7 @@ def make_seed_project(root: Path, seeds: Path) -> Path:
                             seeds / "neurips-2023-day5-notes.txt", extra])
     import_transcript(project, seeds / "neurips-2023-recap.transcript.txt", SLUG)
     apply_notes(project, SLUG, parse_notes(seeds / "neurips-2023-recap.shownotes-dev.txt"))
+    align_if_ready(project, SLUG)
 
     store = project.content
     papers = store.load_papers()

@@ -11,9 +11,8 @@ from pipeline.models import Paper
 
 
 def test_serve_rebuilds_only_what_changed(project):
-    from pipeline.site.serve import serve
-
     from pipeline.config import open_project
+    from pipeline.site.serve import serve
 
     config = project.root / "recap.toml"  # no paper map: its related lists tie every paper page together
     config.write_text(config.read_text().replace("[site]\n", "[site]\npaper_map = false\n", 1))

@@ -14,17 +14,12 @@ from collections import Counter
 import pytest
 import tomli_w
 
-from pipeline.summarize.disfluency import clean_disfluencies
 from pipeline.models import Chapter, Episode, Paper, Transcript, Utterance, Word
-from pipeline.summarize.summaries import (
-    SpokenSentence,
-    SummaryOptions,
-    chapter_bounds,
-    run_summarize,
-    spoken_sentences,
-    summarize_episode,
-    verify_citations,
-)
+from pipeline.summarize.disfluency import clean_disfluencies
+from pipeline.summarize.grounded import verify_citations
+from pipeline.summarize.options import SpokenSentence, SummaryOptions
+from pipeline.summarize.sentences import chapter_bounds, spoken_sentences
+from pipeline.summarize.summaries import run_summarize, summarize_episode
 
 SLUG = "neurips"
 
@@ -33,6 +28,7 @@ SLUG = "neurips"
 @pytest.fixture(scope="module")
 def seed_project(tmp_path_factory, seeds):
     from pipeline.config import init_project, open_project
+    from pipeline.jobs.episode import align_if_ready
     from pipeline.sources.notes import apply_notes, parse_notes
     from pipeline.sources.transcripts import import_transcript
 
@@ -40,6 +36,7 @@ def seed_project(tmp_path_factory, seeds):
     project = open_project(root)
     import_transcript(project, seeds / "neurips-2023-recap.transcript.txt", SLUG)
     apply_notes(project, SLUG, parse_notes(seeds / "neurips-2023-recap.shownotes-dev.txt"))
+    align_if_ready(project, SLUG)
     t0 = time.perf_counter()
     result = run_summarize(project, SLUG)
     seconds = time.perf_counter() - t0

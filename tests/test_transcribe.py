@@ -10,8 +10,16 @@ import numpy as np
 import pytest
 
 from pipeline.audio.decode import SAMPLE_RATE, decode
-from pipeline.audio.transcribe import (PROMPT_TOKENS, TranscribeOptions, build_hotwords, flag_segments, max_ngram_repeat,
-                                 plan_chunks, transcribe)
+from pipeline.audio.transcribe import (
+    PROMPT_TOKENS,
+    TranscribeOptions,
+    build_hotwords,
+    flag_segments,
+    max_ngram_repeat,
+    plan_chunks,
+    transcribe,
+)
+from pipeline.models import Segment
 
 
 def norm(text: str) -> str:
@@ -26,12 +34,12 @@ def test_real_transcription_of_the_sample(tmp_path, sample_wav, sample_stm):
     audio = decode(sample_wav, tmp_path)
     segments, label = transcribe(audio, TranscribeOptions(), tmp_path)
     assert label.startswith("tiny.en")
-    hyp = " ".join(s["text"] for s in segments)
+    hyp = " ".join(s.text for s in segments)
     assert jiwer.wer(norm(stm_text(sample_stm)), norm(hyp)) <= 0.20
-    words = [w for s in segments for w in s["words"]]
-    assert all(type(v) is float for w in words for v in w[1:])  # no numpy floats leak
-    assert all(a[1] <= b[1] for a, b in zip(words, words[1:]))
-    assert not any(s["flags"] for s in segments if "Chicago" in s["text"])
+    words = [w for s in segments for w in s.words]
+    assert all(type(v) is float for w in words for v in (w.start, w.end, w.probability))  # no numpy floats leak
+    assert all(a.start <= b.start for a, b in zip(words, words[1:]))
+    assert not any(s.flags for s in segments if "Chicago" in s.text)
     # a second call reuses the finished result: no model work at all
     log = (next((tmp_path / "transcribe").iterdir()) / "log.txt").read_text().splitlines()
     again, _ = transcribe(audio, TranscribeOptions(), tmp_path)
@@ -40,22 +48,21 @@ def test_real_transcription_of_the_sample(tmp_path, sample_wav, sample_stm):
 
 
 def test_planted_loop_inside_a_segment_is_flagged():
-    segs = [{"start": 0.0, "end": 9.0, "text": "and then we trained the model and then we trained the model "
-             "and then we trained the model and then we trained the model", "avg_logprob": -0.3,
-             "no_speech_prob": 0.1, "compression_ratio": 1.2},
-            {"start": 9.0, "end": 11.0, "text": "No, no, no, that's wrong.", "avg_logprob": -0.3,
-             "no_speech_prob": 0.1, "compression_ratio": 1.0}]
+    segs = [Segment(0.0, 9.0, "and then we trained the model and then we trained the model "
+                    "and then we trained the model and then we trained the model", avg_logprob=-0.3,
+                    no_speech_prob=0.1, compression_ratio=1.2),
+            Segment(9.0, 11.0, "No, no, no, that's wrong.", avg_logprob=-0.3, no_speech_prob=0.1, compression_ratio=1.0)]
     flag_segments(segs)
-    assert "repetition" in segs[0]["flags"]
-    assert segs[1]["flags"] == []  # "no, no, no" is speech, not a loop
+    assert "repetition" in segs[0].flags
+    assert segs[1].flags == []  # "no, no, no" is speech, not a loop
 
 
 def test_planted_loop_across_segments_is_flagged():
-    base = {"avg_logprob": -0.2, "no_speech_prob": 0.05, "compression_ratio": 1.0}
     texts = ["Hello?", "Hello?", "Okay then."] + ["Thank you."] * 4 + ["Next question."]
-    segs = [dict(base, start=float(i), end=i + 0.9, text=t) for i, t in enumerate(texts)]
+    segs = [Segment(float(i), i + 0.9, t, avg_logprob=-0.2, no_speech_prob=0.05, compression_ratio=1.0)
+            for i, t in enumerate(texts)]
     flag_segments(segs)
-    assert [("repetition" in s["flags"]) for s in segs] == [False, False, False, True, True, True, True, False]
+    assert [("repetition" in s.flags) for s in segs] == [False, False, False, True, True, True, True, False]
 
 
 def test_text_over_silence_and_low_confidence(tmp_path):
@@ -66,16 +73,13 @@ def test_text_over_silence_and_low_confidence(tmp_path):
     subprocess.run(["ffmpeg", "-v", "error", "-y", "-f", "lavfi", "-i", "sine=frequency=300:duration=2",
                     "-af", "apad=pad_dur=3", str(wav)], check=True)
     audio = decode(wav, tmp_path)
-    segs = [{"start": 0.2, "end": 1.8, "text": "a real sentence", "avg_logprob": -0.4, "no_speech_prob": 0.1,
-             "compression_ratio": 1.0},
-            {"start": 2.5, "end": 4.8, "text": "Thanks for watching!", "avg_logprob": -0.5, "no_speech_prob": 0.2,
-             "compression_ratio": 1.0},
-            {"start": 0.5, "end": 1.5, "text": "mumble", "avg_logprob": -1.4, "no_speech_prob": 0.8,
-             "compression_ratio": 1.0}]
+    segs = [Segment(0.2, 1.8, "a real sentence", avg_logprob=-0.4, no_speech_prob=0.1, compression_ratio=1.0),
+            Segment(2.5, 4.8, "Thanks for watching!", avg_logprob=-0.5, no_speech_prob=0.2, compression_ratio=1.0),
+            Segment(0.5, 1.5, "mumble", avg_logprob=-1.4, no_speech_prob=0.8, compression_ratio=1.0)]
     flag_segments(segs, audio)
-    assert segs[0]["flags"] == []
-    assert segs[1]["flags"] == ["no-speech"]  # nothing but silence under it
-    assert segs[2]["flags"] == ["no-speech", "low-confidence"]
+    assert segs[0].flags == []
+    assert segs[1].flags == ["no-speech"]  # nothing but silence under it
+    assert segs[2].flags == ["no-speech", "low-confidence"]
 
 
 def test_ngram_repeat():

@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 
 from pipeline.errors import InputError
-from pipeline.timefmt import format_timestamp
 from pipeline.sources.transcripts import read_transcript
+from pipeline.timefmt import format_timestamp
 
 
 @pytest.fixture(scope="module")

@@ -8,8 +8,15 @@ import numpy as np
 import pytest
 
 from pipeline.models import Chapter, Episode, Paper, Person, Transcript, Utterance
-from pipeline.site.viz import (UNIDENTIFIED, MapOptions, build_timeline, layout_papers, paper_space, project_2d,
-                          related_papers)
+from pipeline.site.viz import (
+    UNIDENTIFIED,
+    MapOptions,
+    build_timeline,
+    layout_papers,
+    paper_space,
+    project_2d,
+    related_papers,
+)
 
 
 def _episode() -> Episode:

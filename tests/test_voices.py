@@ -16,9 +16,16 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from pipeline.audio.voices import (
+    PYANNOTE,
+    RESEMBLYZER,
+    apply_voice_library,
+    forget,
+    library,
+    load_episode_voices,
+    match_voices,
+)
 from pipeline.models import Episode, Person
-from pipeline.audio.voices import (PYANNOTE, RESEMBLYZER, apply_voice_library, forget, library,
-                             load_episode_voices, match_voices)
 
 SPLIT = 15.0  # the two halves of the 30 s sample
 

@@ -289,15 +289,17 @@ def score_candidates(utts: list[Utterance], *, embeddings: bool = True, cache_di
             continue
         lo = max(0, i - 4)
         j = _back_up(utts, i, lo)
-        b = add(j, 1.5 if names else 0.0, "self-introduction") if names else None
+        found = add(j, 1.5, "self-introduction") if names else None
         if announce:
-            b = add(j, 0.8, "announcement")
-        if names and b is not None:
-            b.names += [x for x in names if x not in b.names]
+            found = add(j, 0.8, "announcement")
+        if names and found is not None:
+            found.names += [x for x in names if x not in found.names]
     # a hand-over followed within seconds by the speaker introducing themselves is one start
     for i in sorted(by_index):
-        b = by_index.get(i)
-        if b is None or "handover" not in b.cues or len(b.cues) > 1:
+        if i not in by_index:
+            continue
+        b = by_index[i]
+        if "handover" not in b.cues or len(b.cues) > 1:
             continue
         later = [c for c in by_index.values() if c.index > i and c.start - b.start <= 15.0
                  and ("self-introduction" in c.cues or "announcement" in c.cues or _turn_change(utts, c.index))]

@@ -19,13 +19,23 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from pipeline.sources.catalog import short_names
-from pipeline.align.chapters import (Boundary, announced_title, find_boundaries, handover_names, lead_in, reconcile_notes,
-                       score_candidates, self_intro_names, span_text, time_window)
-from pipeline.ids import slugify
+from pipeline.align.chapters import (
+    Boundary,
+    announced_title,
+    find_boundaries,
+    handover_names,
+    lead_in,
+    reconcile_notes,
+    score_candidates,
+    self_intro_names,
+    span_text,
+    time_window,
+)
 from pipeline.align.linking import PaperIndex, find_mentions, link_chapter
-from pipeline.models import Chapter, Episode, Mention, Paper, Person, Poster, Utterance
 from pipeline.align.speakers import person_for, resolve_name, same_person, sounds_like
+from pipeline.ids import slugify
+from pipeline.models import Chapter, Episode, Mention, Paper, Person, Poster, Utterance
+from pipeline.sources.catalog import short_names
 from pipeline.timefmt import format_timestamp
 
 log = logging.getLogger(__name__)
@@ -292,8 +302,9 @@ def align_episode(episode: Episode, papers: dict[str, Paper], people: dict[str, 
                 resolved.append(person.name)
             if person.id not in ids and not person.host:
                 ids.append(person.id)
-            if at is not None and utts[at].speaker:
-                votes[utts[at].speaker][person.id] += 2
+            said_by = utts[at].speaker if at is not None else None
+            if said_by:
+                votes[said_by][person.id] += 2
         # "back to Greg", "hand it over to Alex": the next turn is theirs
         for i in range(lo, hi - 1):
             m = _HANDBACK.search(utts[i].text)
@@ -304,8 +315,9 @@ def align_episode(episode: Episode, papers: dict[str, Paper], people: dict[str, 
                 continue
             person = person_for(people, full)
             j = next((j for j in range(i + 1, min(hi, i + 6)) if utts[j].speaker != utts[i].speaker), None)
-            if j is not None and utts[j].speaker:
-                votes[utts[j].speaker][person.id] += 1
+            next_speaker = utts[j].speaker if j is not None else None
+            if next_speaker:
+                votes[next_speaker][person.id] += 1
         # the host's hand-over just before the chapter
         if host is not None and b is not None and "handover" in b.cues:
             for label in {utts[i].speaker for i in range(max(0, lo - 3), lo)}:
@@ -372,7 +384,7 @@ def run_align(project: Any, slug: str, options: AlignOptions | None = None) -> A
     opts = options or AlignOptions(cache_dir=Path(project.cache_dir) / "align")
     if opts.cache_dir is None:
         opts = replace(opts, cache_dir=Path(project.cache_dir) / "align")
-    with store.lock(slug):
+    with store.lock_episode(slug):
         ep = store.load_episode(slug)
         result = align_episode(ep, store.load_papers(), store.load_people(), opts)
         ep.chapters = result.chapters

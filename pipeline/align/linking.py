@@ -17,17 +17,17 @@ import re
 from collections import Counter, defaultdict
 from dataclasses import dataclass
 
-from pipeline.sources.catalog import norm_title, short_names
-from pipeline.models import Mention, Paper, Utterance
 from pipeline.align.speakers import same_person
+from pipeline.models import Mention, Paper, Utterance
+from pipeline.sources.catalog import short_names
+from pipeline.text import STOP_WORDS, bm25, norm_title, words
 
-_WORD = re.compile(r"[a-z0-9]+")
-_STOP = frozenset(
-    "a an the of for and in on with to via by is are be from we our that this it as at or not can do does "
-    "you your i my me they them their he she his her its was were will would so but if then than what which "
-    "who how when where why all any more most very just like really yeah okay um uh know think gonna going "
-    "have has had get got one two also there here about into out up down over only some such these those "
-    "model models paper language large learning data using based".split())
+_STOP = STOP_WORDS | frozenset(
+    "via we our that this it as at or not can do does you your i my me they them their he she his her its was were "
+    "will would so but if then than what which who how when where why all any more most very just like really yeah "
+    "okay know think gonna going have has had get got one two also there here about into out up down over only some "
+    "such these those model models paper language large learning data using based".split())
+"""Function words, talk fillers and the words every ML title uses: no evidence of which paper is meant."""
 
 
 def tokens(text: str) -> list[str]:
@@ -91,12 +91,12 @@ class PaperIndex:
                 self.postings[t].append((i, c))
             for alias in names:
                 pat = _alias_pattern(alias)
-                first = _WORD.findall(alias.lower())
+                first = words(alias)
                 if pat is not None and first:
                     self.alias_patterns[first[0]].append((pat, alias, pid))
-            words = norm_title(p.title).split()
-            for k in range(len(words) - 2):
-                tri = tuple(words[k:k + 3])
+            title_words = norm_title(p.title).split()
+            for k in range(len(title_words) - 2):
+                tri = tuple(title_words[k:k + 3])
                 if sum(w not in _STOP for w in tri) >= 2:
                     self.trigrams[tri].add(i)  # type: ignore[index]
         self.avg = (sum(self.lengths) / len(self.lengths)) if self.lengths else 1.0
@@ -104,21 +104,13 @@ class PaperIndex:
 
     def bm25(self, text: str) -> dict[str, float]:
         """BM25 score of every paper sharing a word with ``text`` (others score 0)."""
-        scores: dict[int, float] = defaultdict(float)
-        for t, qf in Counter(tokens(text)).items():
-            plist = self.postings.get(t)
-            if not plist:
-                continue
-            idf = math.log(1.0 + (self.n - len(plist) + 0.5) / (len(plist) + 0.5))
-            for i, tf in plist:
-                denom = tf + self.k1 * (1 - self.b + self.b * self.lengths[i] / self.avg)
-                scores[i] += idf * tf * (self.k1 + 1) / denom * min(qf, 3)
+        scores = bm25(tokens(text), self.postings, self.lengths, k1=self.k1, b=self.b)
         return {self.ids[i]: s for i, s in scores.items()}
 
     def aliases_in(self, text: str) -> list[tuple[str, str, int]]:
         """(paper id, alias, position) of every short name said in ``text``."""
         out = []
-        for word in set(_WORD.findall(text.lower())) & self.alias_patterns.keys():
+        for word in set(words(text)) & self.alias_patterns.keys():
             for pat, alias, pid in self.alias_patterns[word]:
                 for m in pat.finditer(text):
                     out.append((pid, alias, m.start()))

@@ -9,16 +9,16 @@ nobody matches. People are reused across episodes by name and aliases.
 from __future__ import annotations
 
 import re
-import unicodedata
 from collections.abc import Iterable
 
 from pipeline.ids import slugify
 from pipeline.models import Person
+from pipeline.text import ascii_fold
 
 
 def _fold(name: str) -> str:
     """Lower-case ASCII with spelling variants folded: ph->f, doubled letters, "et al." dropped."""
-    text = unicodedata.normalize("NFKD", name).encode("ascii", "ignore").decode().lower()
+    text = ascii_fold(name)
     text = re.sub(r"\bet al\.?", "", text)
     text = re.sub(r"[^a-z ]+", " ", text)
     text = text.replace("ph", "f").replace("ck", "k").replace("ae", "a")

@@ -13,10 +13,9 @@ from __future__ import annotations
 import bisect
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
 
 from pipeline.audio.diarize import Turn
-from pipeline.models import Transcript, Utterance, Word
+from pipeline.models import Segment, Transcript, Utterance, Word
 
 
 @dataclass(frozen=True)
@@ -53,7 +52,10 @@ class TurnIndex:
             return None
         i = bisect.bisect_left(self.starts, time)
         cands = self.turns[max(0, i - 3): i + 2]
-        return min(cands, key=lambda t: 0.0 if t.start <= time <= t.end else min(abs(t.start - time), abs(t.end - time))).speaker
+        def distance(t: Turn) -> float:
+            return 0.0 if t.start <= time <= t.end else min(abs(t.start - time), abs(t.end - time))
+
+        return min(cands, key=distance).speaker
 
 
 def word_speakers(words: Sequence[tuple[float, float, int]], turns: Sequence[Turn],
@@ -66,7 +68,7 @@ def word_speakers(words: Sequence[tuple[float, float, int]], turns: Sequence[Tur
         end = max(end, start + 0.02)
         ov = index.overlaps(start, end)
         if ov:
-            best = max(ov, key=ov.get)
+            best = max(ov, key=lambda s: ov[s])
             labels.append(best)
             cover.append(ov[best] / (end - start))
         else:
@@ -80,17 +82,15 @@ def word_speakers(words: Sequence[tuple[float, float, int]], turns: Sequence[Tur
     return labels
 
 
-def attribute(segments: Sequence[dict[str, Any]], turns: Sequence[Turn], *, language: str | None = None,
+def attribute(segments: Sequence[Segment], turns: Sequence[Turn], *, language: str | None = None,
               source: str | None = None, opts: AttributeOptions = AttributeOptions()) -> Transcript:
-    """Transcript from Whisper segments (dicts with ``words`` = [text, start, end, prob] and ``flags``)
-    and diarization turns."""
+    """Transcript from the recogniser's segments (their words and flags) and diarization turns."""
     flat: list[tuple[Word, int]] = []
     for si, seg in enumerate(segments):
-        words = seg.get("words") or [[seg["text"], seg["start"], seg["end"], None]]
-        for text, start, end, prob in words:
-            if text.strip():
-                flat.append((Word(text=text, start=float(start), end=float(max(end, start)),
-                                  probability=None if prob is None else float(prob)), si))
+        for w in seg.words or [Word(seg.text, seg.start, seg.end)]:
+            if w.text.strip():
+                flat.append((Word(text=w.text, start=float(w.start), end=float(max(w.end, w.start)),
+                                  probability=None if w.probability is None else float(w.probability)), si))
     labels = word_speakers([(w.start, w.end, si) for w, si in flat], turns, opts)
     if not turns:
         labels = ["SPEAKER_00"] * len(flat)
@@ -102,11 +102,12 @@ def attribute(segments: Sequence[dict[str, Any]], turns: Sequence[Turn], *, lang
     def close() -> None:
         if cur:
             text = "".join(w.text for w in cur).strip()
-            utterances.append(Utterance(start=round(cur[0].start, 3), end=round(cur[-1].end, 3), text=" ".join(text.split()),
+            utterances.append(Utterance(start=round(cur[0].start, 3), end=round(cur[-1].end, 3),
+                                        text=" ".join(text.split()),
                                         speaker=cur_speaker, words=[_clean(w) for w in cur], flags=list(cur_flags)))
 
     for (word, si), speaker in zip(flat, labels):
-        flags = tuple(segments[si].get("flags") or ())
+        flags = tuple(segments[si].flags)
         if cur:
             pause = word.start - cur[-1].end
             long_done = cur[-1].end - cur[0].start > opts.max_duration and cur[-1].text.rstrip()[-1:] in ".?!"

@@ -20,8 +20,8 @@ from pathlib import Path
 import numpy as np
 
 from pipeline.cache import file_hash
-from pipeline.content import atomic_write
 from pipeline.errors import DependencyMissing, InputError, StageError
+from pipeline.files import atomic_write
 
 log = logging.getLogger(__name__)
 

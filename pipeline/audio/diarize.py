@@ -3,7 +3,8 @@
 Backends:
 
 * ``embedded`` (offline default): webrtcvad finds speech; resemblyzer's bundled speaker encoder embeds
-  1.6 s windows every 0.25 s (0.5 s past 10 minutes); the windows are clustered (spectral clustering of the pruned cosine
+  1.6 s windows every 0.25 s (0.5 s past 10 minutes); the windows are clustered (spectral clustering of the pruned
+  cosine
   affinity; the number of speakers from the largest eigengap in [min, max], the show notes'
   speaker count as a soft prior). Labels are smoothed over time,
   then cut into turns on the speech regions.
@@ -28,8 +29,8 @@ from typing import Any
 
 import numpy as np
 
-from pipeline.cache import StageCache
 from pipeline.audio.decode import DecodedAudio, Progress
+from pipeline.cache import StageCache
 from pipeline.errors import ConfigError, DependencyMissing, ModelUnavailable, StageError
 
 log = logging.getLogger(__name__)
@@ -149,7 +150,7 @@ def _runs(mask: np.ndarray) -> list[tuple[int, int]]:
 def _clean_mask(mask: np.ndarray, close: int, drop: int) -> np.ndarray:
     mask = mask.copy()
     runs = _runs(mask)
-    for (a0, a1), (b0, _) in zip(runs, runs[1:]):
+    for (_, a1), (b0, _) in zip(runs, runs[1:]):
         if b0 - a1 < close:
             mask[a1:b0] = True
     for a, b in _runs(mask):
@@ -166,7 +167,9 @@ def _window_embeddings(audio: DecodedAudio, progress: Progress | None) -> tuple[
     enc = _encoder()
     total = audio.duration
     block = 600.0
-    masks, starts, embeds = [], [], []
+    masks: list[np.ndarray] = []
+    starts: list[int] = []
+    embeds: list[np.ndarray] = []
     win, hop = int(WINDOW * 100), int(_hop(total) * 100)
     t = 0.0
     while t < total:
@@ -221,7 +224,7 @@ def estimate_speakers(ev: np.ndarray, opts: DiarizeOptions) -> int:
     at least half the largest."""
     lo, hi = max(1, opts.min_speakers), min(opts.max_speakers, len(ev) - 1)
     gaps = {k: float(ev[k] - ev[k - 1]) for k in range(lo, hi + 1)}
-    best = max(gaps, key=gaps.get)
+    best = max(gaps, key=lambda k: gaps[k])
     if opts.prior_speakers in gaps and gaps[opts.prior_speakers] >= 0.5 * gaps[best]:
         best = opts.prior_speakers
     log.info("diarize: eigengaps %s -> %d speakers", {k: round(v, 3) for k, v in gaps.items()}, best)
@@ -271,10 +274,13 @@ def turns_from_windows(mask: np.ndarray, starts: np.ndarray, labels: np.ndarray)
     frames = np.flatnonzero(mask)
     pos = np.clip(np.searchsorted(centres, frames), 1, len(centres) - 1)
     nearer_left = (frames - centres[pos - 1]) < (centres[pos] - frames)
-    frame_label = np.where(nearer_left, labels[pos - 1], labels[pos]) if len(centres) > 1 else np.full(len(frames), labels[0])
+    if len(centres) > 1:
+        frame_label = np.where(nearer_left, labels[pos - 1], labels[pos])
+    else:
+        frame_label = np.full(len(frames), labels[0])
     per_frame = np.full(len(mask), -1)
     per_frame[frames] = frame_label
-    order = {}  # SPEAKER_00 is the first voice heard
+    order: dict[int, str] = {}  # SPEAKER_00 is the first voice heard
     turns: list[Turn] = []
     i = 0
     while i < len(per_frame):
@@ -308,7 +314,7 @@ def _offline() -> bool:
     return os.environ.get("HF_HUB_OFFLINE", "") not in {"", "0", "false", "False"}
 
 
-def _hub_cached(repo_id: str) -> bool:
+def hub_cached(repo_id: str) -> bool:
     try:
         from huggingface_hub import try_to_load_from_cache
 
@@ -326,7 +332,8 @@ def check_pyannote(opts: DiarizeOptions) -> str | None:
     if local.exists():
         if not (local / "config.yaml").is_file():
             raise ModelUnavailable(f"{local} is not a pyannote pipeline folder (no config.yaml)",
-                                   hint=f"download one with `huggingface-cli download {PYANNOTE_MODEL} --local-dir DIR`")
+                                   hint=f"download one with `huggingface-cli download {PYANNOTE_MODEL} "
+                                        "--local-dir DIR`")
     elif "/" in model and not model.startswith((".", "/", "~")):
         if token is None:
             raise ModelUnavailable(
@@ -334,7 +341,7 @@ def check_pyannote(opts: DiarizeOptions) -> str | None:
                 hint=f"accept the model's conditions at {page}, create a read token at "
                      f"https://huggingface.co/settings/tokens and export {opts.hf_token_env}=...; "
                      f"or pass a local pipeline folder, or use --diarizer embedded")
-        if _offline() and not _hub_cached(model):
+        if _offline() and not hub_cached(model):
             raise ModelUnavailable(
                 f"the pyannote model {model} is not in the Hugging Face cache and HF_HUB_OFFLINE is set",
                 hint=f"on a connected machine run `huggingface-cli download {model} --local-dir DIR` "

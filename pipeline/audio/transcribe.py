@@ -26,13 +26,16 @@ from typing import Any
 
 import numpy as np
 
-from pipeline.cache import StageCache
 from pipeline.audio.decode import SAMPLE_RATE, SILENCE_DBFS, DecodedAudio, Progress
+from pipeline.cache import StageCache
 from pipeline.errors import ConfigError, DependencyMissing, ModelUnavailable, StageError
+from pipeline.models import Segment, Word
+from pipeline.serialize import from_data, to_data
+from pipeline.text import words
 
 log = logging.getLogger(__name__)
 
-TRANSCRIBE_VERSION = 1
+TRANSCRIBE_VERSION = 2  # 2: segments cached as recap's Segment records
 CUDA_MODEL = "large-v3-turbo"
 BUNDLED_MODEL = "tiny.en"
 PROMPT_TOKENS = 120
@@ -210,17 +213,27 @@ def plan_chunks(audio: DecodedAudio, chunk_seconds: float, search: float = 10.0)
 
 
 # -- transcription --------------------------------------------------------------------------------------------
-def _segment_dict(seg: Any, offset: float) -> dict[str, Any]:
-    words = [[w.word, round(float(w.start) + offset, 3), round(float(w.end) + offset, 3), round(float(w.probability), 4)]
-             for w in (seg.words or [])]
-    return {"start": round(float(seg.start) + offset, 3), "end": round(float(seg.end) + offset, 3),
-            "text": seg.text.strip(), "avg_logprob": float(seg.avg_logprob),
-            "no_speech_prob": float(seg.no_speech_prob), "compression_ratio": float(seg.compression_ratio),
-            "words": words}
+def _segment(seg: Any, offset: float) -> Segment:
+    """recap's :class:`Segment` from a faster-whisper segment of a chunk that starts at ``offset`` s
+    (plain floats rounded as content/ stores them, so a cached segment equals a fresh one)."""
+    def r(x: float) -> float:
+        return round(float(x), 3)
+
+    words = [Word(w.word, r(w.start + offset), r(w.end + offset), r(w.probability)) for w in (seg.words or [])]
+    return Segment(r(seg.start + offset), r(seg.end + offset), seg.text.strip(), words,
+                   r(seg.avg_logprob), r(seg.no_speech_prob), r(seg.compression_ratio))
+
+
+def _to_cache(segments: list[Segment]) -> list[dict[str, Any]]:
+    return [to_data(s) for s in segments]
+
+
+def _from_cache(data: Any) -> list[Segment]:
+    return from_data(list[Segment], data, where="cached segments")
 
 
 def _run_chunk(model: Any, choice: ModelChoice, x: np.ndarray, offset: float, opts: TranscribeOptions,
-               progress: Progress | None, total: float) -> list[dict[str, Any]]:
+               progress: Progress | None, total: float) -> list[Segment]:
     kwargs: dict[str, Any] = dict(language=opts.language, beam_size=opts.beam_size, word_timestamps=True,
                                   vad_filter=opts.vad_filter, hotwords=" ".join(opts.hotwords) or None)
     if choice.batched:
@@ -232,15 +245,15 @@ def _run_chunk(model: Any, choice: ModelChoice, x: np.ndarray, offset: float, op
                                        hallucination_silence_threshold=2.0, **kwargs)
     out = []
     for seg in segments:
-        out.append(_segment_dict(seg, offset))
+        out.append(_segment(seg, offset))
         if progress:
             progress("transcribe", offset + float(seg.end), total)
     return out
 
 
 def transcribe(audio: DecodedAudio, opts: TranscribeOptions, cache_dir: Path,
-               progress: Progress | None = None) -> tuple[list[dict[str, Any]], str]:
-    """Segments (dicts with words, scores and ``flags``) for the whole recording, and the model label.
+               progress: Progress | None = None) -> tuple[list[Segment], str]:
+    """Segments (with words, scores and ``flags``) for the whole recording, and the model label.
     Finished chunks come from the cache; each newly finished chunk is saved at once."""
     choice = choose_model(opts.model, opts.device, compute_type=opts.compute_type)
     key_opts = {k: v for k, v in asdict(opts).items() if k not in {"device", "batch_size", "model", "compute_type"}}
@@ -252,13 +265,14 @@ def transcribe(audio: DecodedAudio, opts: TranscribeOptions, cache_dir: Path,
         log.info("transcribe: reusing the finished transcript in %s", cache.dir)
         if progress:
             progress("transcribe", total, total)
-        return done["segments"], done["model"]
+        return _from_cache(done["segments"]), done["model"]
     chunks = plan_chunks(audio, opts.chunk_seconds)
     model = None
-    segments: list[dict[str, Any]] = []
+    segments: list[Segment] = []
     for i, (a, b) in enumerate(chunks):
         name = f"chunk-{i:05d}-{a:.2f}-{b:.2f}.json"
-        saved = cache.load_json(name)
+        cached = cache.load_json(name)
+        saved = _from_cache(cached) if cached is not None else None
         if saved is None:
             if model is None:
                 model = load_model(choice)
@@ -274,7 +288,7 @@ def transcribe(audio: DecodedAudio, opts: TranscribeOptions, cache_dir: Path,
                         part = plain
             except RuntimeError as exc:
                 raise StageError(f"transcription failed at {a:.0f} s of {audio.source}: {exc}") from None
-            cache.save_json(part, name)
+            cache.save_json(_to_cache(part), name)
             cache.append_log(f"transcribed {a:.2f} {b:.2f}")
             log.debug("transcribe: chunk %d (%.0f-%.0f s) done", i, a, b)
             saved = part
@@ -282,7 +296,7 @@ def transcribe(audio: DecodedAudio, opts: TranscribeOptions, cache_dir: Path,
             progress("transcribe", b, total)
         segments.extend(saved)
     flag_segments(segments, audio)
-    cache.save_json({"segments": segments, "model": choice.label})
+    cache.save_json({"segments": _to_cache(segments), "model": choice.label})
     return segments, choice.label
 
 
@@ -292,14 +306,10 @@ NO_SPEECH_PROB = 0.6
 LOGPROB_MIN = -1.0
 
 
-def _loops(segments: list[dict[str, Any]]) -> float:
+def _loops(segments: list[Segment]) -> float:
     """Seconds of audio under segments flagged as repetition loops."""
-    flagged = flag_segments([dict(s) for s in segments])
-    return sum(s["end"] - s["start"] for s in flagged if "repetition" in s["flags"])
-
-
-def _tokens(text: str) -> list[str]:
-    return re.findall(r"[a-z0-9']+", text.lower())
+    flagged = flag_segments([replace(s, flags=[]) for s in segments])
+    return sum(s.end - s.start for s in flagged if "repetition" in s.flags)
 
 
 def max_ngram_repeat(tokens: list[str], max_n: int = 6) -> tuple[int, int]:
@@ -323,16 +333,16 @@ def _compression_ratio(text: str) -> float:
     return len(raw) / max(1, len(zlib.compress(raw))) if raw else 0.0
 
 
-def flag_segments(segments: list[dict[str, Any]], audio: DecodedAudio | None = None) -> list[dict[str, Any]]:
+def flag_segments(segments: list[Segment], audio: DecodedAudio | None = None) -> list[Segment]:
     """Add ``flags`` to each segment: "repetition" (high compression ratio, an n-gram looping inside a
     segment, or the same text three or more segments in a row), "no-speech" (Whisper's no-speech
     probability with a low log-probability, or near-silent audio under the text), "low-confidence"."""
-    norm = [" ".join(_tokens(s["text"])) for s in segments]
+    norm = [" ".join(words(s.text)) for s in segments]
     for i, seg in enumerate(segments):
         flags: list[str] = []
-        toks = _tokens(seg["text"])
+        toks = words(seg.text)
         n, run = max_ngram_repeat(toks)
-        ratio = max(float(seg.get("compression_ratio", 0.0)), _compression_ratio(seg["text"]))
+        ratio = max(seg.compression_ratio, _compression_ratio(seg.text))
         if (ratio > COMPRESSION_RATIO_MAX and len(toks) > 8) or (n == 1 and run >= 5) or (n > 1 and run >= 3):
             flags.append("repetition")
         j = i
@@ -343,13 +353,13 @@ def flag_segments(segments: list[dict[str, Any]], audio: DecodedAudio | None = N
             k += 1
         if k - j + 1 >= 3 and "repetition" not in flags:  # the same line three or more times in a row
             flags.append("repetition")
-        if seg.get("no_speech_prob", 0.0) > NO_SPEECH_PROB and seg.get("avg_logprob", 0.0) < LOGPROB_MIN:
+        if seg.no_speech_prob > NO_SPEECH_PROB and seg.avg_logprob < LOGPROB_MIN:
             flags.append("no-speech")
-        elif audio is not None and seg["end"] > seg["start"]:
-            x = audio.read(seg["start"], seg["end"])
+        elif audio is not None and seg.end > seg.start:
+            x = audio.read(seg.start, seg.end)
             if len(x) and 20 * np.log10(max(float(np.sqrt(np.mean(x * x))), 1e-10)) < SILENCE_DBFS + 10:
                 flags.append("no-speech")
-        if seg.get("avg_logprob", 0.0) < LOGPROB_MIN:
+        if seg.avg_logprob < LOGPROB_MIN:
             flags.append("low-confidence")
-        seg["flags"] = flags
+        seg.flags = flags
     return segments

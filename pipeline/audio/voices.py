@@ -264,7 +264,7 @@ def apply_voice_library(project: Project, slug: str, embeddings: dict[str, np.nd
     store = project.content
     store.require_episode(slug)
     backend = canonical_backend(backend)
-    with store.lock("voices", wait=30):
+    with store.lock_voices():
         _enroll_others(store, slug)
         ev = load_episode_voices(store, slug)
         ev.backend = backend
@@ -321,7 +321,7 @@ def enroll_episode(project: Project, slug: str) -> int:
     """Add the voices of the episode's named speakers (named by alignment or a person, not by an
     unconfirmed proposal) to their people's libraries. Returns how many samples were added."""
     store = project.content
-    with store.lock("voices", wait=30):
+    with store.lock_voices():
         ev = load_episode_voices(store, slug)
         ep = store.load_episode(slug)
         proposed = {m.label for m in ev.matches if m.status == "proposed"}
@@ -366,7 +366,7 @@ def confirm(project: Project, slug: str, label: str, person: str | None = None) 
     """Confirm the proposed name of ``label`` (or give it ``person``); its voice joins the library."""
     store = project.content
     store.require_episode(slug)
-    with store.lock("voices", wait=30):
+    with store.lock_voices():
         ev = load_episode_voices(store, slug)
         ep = store.load_episode(slug)
         m = ev.match(label)
@@ -398,7 +398,7 @@ def reject(project: Project, slug: str, label: str) -> Match:
     """Refuse the proposed name of ``label``: it is removed and never proposed again."""
     store = project.content
     store.require_episode(slug)
-    with store.lock("voices", wait=30):
+    with store.lock_voices():
         ev = load_episode_voices(store, slug)
         m = ev.match(label)
         if m is None:
@@ -420,7 +420,7 @@ def reject(project: Project, slug: str, label: str) -> Match:
 def forget(project: Project, person: str, episode: str | None = None) -> int:
     """Remove a person's voice samples (all, or those of one episode). Returns how many."""
     store = project.content
-    with store.lock("voices", wait=30):
+    with store.lock_voices():
         samples = load_samples(store, person)
         if not samples:
             raise ContentError(f"no voice samples for {person!r} (content/voices/{person}.json)")

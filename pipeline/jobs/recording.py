@@ -1,23 +1,18 @@
-"""The per-recording job: decode -> transcribe -> diarize -> attribute, then write the episode.
+"""The per-recording job, worker side: decode -> transcribe -> diarize -> attribute -> voice vectors.
 
-* :func:`process_recording` is a plain, picklable function of (audio, options): it touches only the
-  stage cache, never ``content/``, so :mod:`pipeline.jobs.batch` runs it on process-pool or Ray workers.
-  Loaded models live in module-level caches (:mod:`pipeline.audio.transcribe`, :mod:`pipeline.audio.diarize`)
-  and are reused across recordings in one worker.
-* :func:`save_result` writes a result into ``content/`` (driver side): transcript and episode
-  metadata through the ContentStore, the voice embeddings to the voice library when it exists,
-  then show notes and the later stages (alignment, summaries) when they are installed.
-* :func:`run_process` is ``recap process``: validate inputs, process, save under the episode lock.
+:func:`process_recording` is a plain, picklable function of (audio, options): it touches only the stage
+cache, never ``content/``, so :mod:`pipeline.jobs.batch` runs it in the driver (``recap process``), on
+process-pool workers or on Ray actors alike. Loaded models live in module-level caches
+(:mod:`pipeline.audio.transcribe`, :mod:`pipeline.audio.diarize`) and are reused across recordings in one
+worker. The driver side (checking inputs, writing the result into ``content/``) is :mod:`pipeline.jobs.episode`.
 """
 
 from __future__ import annotations
 
-import importlib.util
 import logging
 import os
-import re
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -25,13 +20,12 @@ from typing import Any
 import numpy as np
 
 from pipeline.audio.attribute import AttributeOptions, attribute
-from pipeline.cache import StageCache
 from pipeline.audio.decode import DecodedAudio, Progress, decode
 from pipeline.audio.diarize import PYANNOTE_MODEL, DiarizeOptions, Turn, check_options, diarize, speaker_embeddings
+from pipeline.audio.transcribe import TranscribeOptions, transcribe
+from pipeline.cache import StageCache
 from pipeline.errors import DependencyMissing
-from pipeline.ids import check_id
-from pipeline.models import Episode, Paper, Transcript
-from pipeline.audio.transcribe import TranscribeOptions, build_hotwords, transcribe
+from pipeline.models import Transcript
 
 log = logging.getLogger(__name__)
 
@@ -120,7 +114,8 @@ def process_recording(audio: Path, options: ProcessOptions = ProcessOptions(), c
         messages.append(f"{audio}: no speech was recognised; the transcript is empty")
     for m in messages:
         log.warning(m)
-    return ProcessResult(transcript, turns, decoded.duration, decoded.audio_hash, embeddings, backend, messages, timings)
+    return ProcessResult(transcript, turns, decoded.duration, decoded.audio_hash, embeddings, backend, messages,
+                         timings)
 
 
 def _voices(decoded: DecodedAudio, turns: Sequence[Turn], backend: str, cache_dir: Path,
@@ -140,217 +135,6 @@ def _voices(decoded: DecodedAudio, turns: Sequence[Turn], backend: str, cache_di
         return {}
     cache.dir.mkdir(parents=True, exist_ok=True)
     tmp = cache.path("voices.tmp.npz")
-    np.savez(tmp, **emb)
+    np.savez(tmp, **emb)  # type: ignore[arg-type]  # numpy's stub types **kwds as bool
     os.replace(tmp, path)
     return emb
-
-
-# -- writing into content/ (driver side) -------------------------------------------------------------------------
-def audio_reference(project: Any, slug: str, audio: Path) -> str:
-    """``Episode.audio``: the recording's file name inside the episode folder. A recording from
-    elsewhere is placed there first (a hard link when possible, else an atomic copy), so content/
-    alone rebuilds the site with its player."""
-    ep_dir = (project.content.root / "episodes" / slug).resolve()
-    src = Path(audio).resolve()
-    if src.parent == ep_dir:
-        return src.name
-    suffix = re.sub(r"[^a-z0-9]", "", src.suffix.lower())[:8]
-    dest = ep_dir / (f"recording.{suffix}" if suffix else "recording")
-    if dest.exists() and os.path.samefile(src, dest):  # placed by an earlier run (a hard link)
-        return dest.name
-    ep_dir.mkdir(parents=True, exist_ok=True)
-    tmp = dest.with_name(f".{dest.name}.tmp")
-    tmp.unlink(missing_ok=True)
-    try:
-        os.link(src, tmp)
-    except OSError:
-        import shutil
-
-        shutil.copyfile(src, tmp)
-    os.replace(tmp, dest)
-    tmp.unlink(missing_ok=True)  # rename() does nothing when both names link to the same file
-    return dest.name
-
-
-def vocabulary(papers: Iterable[Paper], notes: Any = None, extra: Sequence[str] = ()) -> tuple[str, ...]:
-    """Hotwords for Whisper: the show notes' papers and speakers first, then the whole catalog's
-    short names and authors (bounded by :data:`pipeline.audio.transcribe.PROMPT_TOKENS`)."""
-    from pipeline.sources.catalog import short_names
-
-    papers = list(papers)
-    covered = list(getattr(notes, "papers", []) or [])
-    covered_titles = {p.title.lower() for p in covered}
-    first = [p for p in papers if p.title.lower() in covered_titles] + covered
-    shorts = [n for p in first for n in short_names(p)]
-    speakers = [s for c in getattr(notes, "chapters", []) or [] for s in c.speakers]
-    authors = [re.sub(r"\s+et\s+al\.?$", "", a) for p in first for a in p.authors[:3]]
-    # the whole catalog adds the names its titles spell out ("QLoRA", "Toolformer"), not derived
-    # initialisms, then first authors
-    catalog = [n for p in papers for n in short_names(p) if n in p.title] + [a for p in papers for a in p.authors[:1]]
-    keywords = [w for p in first for w in p.title.replace(":", " ").split() if any(ch.isupper() for ch in w[1:])]
-    return build_hotwords([*extra, *shorts], [*speakers, *authors], keywords, catalog)
-
-
-def save_result(project: Any, slug: str, result: ProcessResult, *, options: ProcessOptions | None = None,
-                title: str | None = None, notes: Path | None = None, papers: Sequence[Path] = (),
-                audio: Path | None = None, locked: bool = False, later: bool = True) -> Episode:
-    """Write ``result`` as episode ``slug`` (transcript, duration, audio), then the voice library,
-    and (``later``) show notes, alignment and summaries when present. Takes the episode lock unless
-    ``locked`` (then ``later`` must be False: the later stages take the lock themselves)."""
-    store = project.content
-    check_id(slug, "episode slug")
-    if papers:
-        from pipeline.sources.catalog import import_papers
-
-        import_papers(project, list(papers))
-    parsed_notes = None
-    if notes is not None:
-        from pipeline.sources.notes import parse_notes
-
-        parsed_notes = parse_notes(Path(notes))
-
-    def write() -> Episode:
-        ep = store.load_episode(slug) if store.has_episode(slug) else Episode(slug=slug, title=title or slug)
-        if title:
-            ep.title = title
-        ep.transcript = result.transcript
-        ep.duration = round(result.duration, 3)
-        if audio is not None and not re.match(r"https?://", ep.audio or ""):  # keep a public URL set by hand
-            ep.audio = audio_reference(project, slug, audio)
-        store.save_episode(ep, parts=("meta", "transcript"))
-        return ep
-
-    if locked:
-        ep = write()
-    else:
-        with store.lock(slug):
-            ep = write()
-    if result.speaker_embeddings and importlib.util.find_spec("pipeline.audio.voices") is not None:
-        from pipeline.audio.voices import apply_voice_library
-
-        apply_voice_library(project, slug, result.speaker_embeddings, result.embedding_backend)
-    if later and not locked:
-        ep = run_later_stages(project, slug, parsed_notes, title)
-    return ep
-
-
-def run_later_stages(project: Any, slug: str, notes: Any = None, title: str | None = None) -> Episode:
-    """Show notes (which run alignment themselves), else alignment; then summaries, when installed."""
-    store = project.content
-    if notes is not None:
-        from pipeline.sources.notes import apply_notes
-
-        apply_notes(project, slug, notes, title=title)
-    elif importlib.util.find_spec("pipeline.align.episode") is not None:
-        from pipeline.align.episode import run_align
-
-        if store.load_episode(slug).transcript.utterances:
-            run_align(project, slug)
-    if importlib.util.find_spec("pipeline.summarize.summaries") is not None:
-        from pipeline.summarize.summaries import run_summarize
-
-        if store.load_episode(slug).transcript.utterances:
-            run_summarize(project, slug)
-    return store.load_episode(slug)
-
-
-def _episode_vocabulary(project: Any, slug: str, audio_hash: str, make: Any) -> tuple[str, ...]:
-    """The vocabulary prompt of this recording's first run, kept so that a re-run (after the notes
-    added papers to the catalog) reuses the finished transcription instead of redoing it. Delete
-    ``.cache/recap/vocabulary/`` to rebuild it from the current catalog."""
-    import json
-
-    from pipeline.content import atomic_write
-
-    path = Path(project.cache_dir) / "vocabulary" / f"{slug}-{audio_hash[:24]}.json"
-    if path.is_file():
-        try:
-            return tuple(json.loads(path.read_text("utf-8")))
-        except ValueError:
-            pass
-    words = tuple(make())
-    atomic_write(path, json.dumps(list(words)))
-    return words
-
-
-def run_process(project: Any, audio: Path, slug: str, options: ProcessOptions = ProcessOptions(), *,
-                title: str | None = None, notes: Path | None = None, papers: Sequence[Path] = (),
-                progress: Progress | None = None) -> tuple[Episode, ProcessResult]:
-    """``recap process``: check every input first (audio, notes, papers), then process the recording
-    under the episode's lock and write it through the ContentStore, then the later stages."""
-    from pipeline.audio.decode import probe
-
-    store = project.content
-    check_id(slug, "episode slug")
-    check_options(options.diarize)
-    probe(Path(audio))
-    parsed_notes = None
-    if notes is not None:
-        from pipeline.sources.notes import parse_notes
-
-        parsed_notes = parse_notes(Path(notes))
-    if papers:
-        from pipeline.sources.catalog import read_papers
-
-        for p in papers:  # a bad file fails here, before any audio work or write
-            read_papers(Path(p))
-    # everything the audio can fail on is checked before the lock file is created under content/
-    decoded = decode(Path(audio), project.cache_dir, progress)
-    with store.lock(slug):
-        if papers:
-            from pipeline.sources.catalog import import_papers
-
-            import_papers(project, list(papers))
-        opts = options
-        if not opts.transcribe.hotwords:
-            words = _episode_vocabulary(project, slug, decoded.audio_hash,
-                                        lambda: vocabulary(store.load_papers().values(), parsed_notes))
-            opts = replace(opts, transcribe=replace(opts.transcribe, hotwords=words))
-        if parsed_notes is not None and opts.diarize.prior_speakers is None:
-            names = {s for c in parsed_notes.chapters for s in c.speakers}
-            if names:
-                opts = replace(opts, diarize=replace(opts.diarize, prior_speakers=len(names)))
-        result = process_recording(Path(audio), opts, project.cache_dir, progress)
-        ep = save_result(project, slug, result, options=opts, title=title, audio=Path(audio), locked=True,
-                         later=False)
-    ep = run_later_stages(project, slug, parsed_notes, title)
-    return ep, result
-
-
-class ProgressBars:
-    """Rich progress bars on stderr, one per stage, in audio time with an ETA. Use as a context
-    manager; the instance is the ``progress(stage, done, total)`` callback."""
-
-    def __init__(self, enabled: bool = True) -> None:
-        self.enabled = enabled
-        self._bars: Any = None
-        self._tasks: dict[str, Any] = {}
-
-    def __enter__(self) -> ProgressBars:
-        if self.enabled:
-            from rich.console import Console
-            from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
-
-            from pipeline.timefmt import format_timestamp
-
-            class AudioTime(TextColumn):
-                def render(self, task: Any) -> Any:
-                    from rich.text import Text
-
-                    return Text(f"{format_timestamp(task.completed)} / {format_timestamp(task.total or 0)} audio")
-
-            self._bars = Progress(TextColumn("{task.description:<10}"), BarColumn(), AudioTime(""),
-                                  TimeRemainingColumn(), console=Console(stderr=True), transient=False)
-            self._bars.__enter__()
-        return self
-
-    def __exit__(self, *exc: Any) -> None:
-        if self._bars is not None:
-            self._bars.__exit__(*exc)
-
-    def __call__(self, stage: str, done: float, total: float) -> None:
-        if self._bars is None:
-            return
-        if stage not in self._tasks:
-            self._tasks[stage] = self._bars.add_task(stage, total=max(total, 1e-6))
-        self._bars.update(self._tasks[stage], completed=min(done, total), total=max(total, 1e-6))

@@ -20,9 +20,8 @@ from urllib.parse import unquote, urlsplit
 
 from lxml import etree, html
 
-from pipeline.site.search import INDEX_DIR, check_index
-
 from pipeline.site.feeds import PODCAST_NS
+from pipeline.site.search import INDEX_DIR, check_index
 
 LINK_ATTRS = (("a", "href"), ("link", "href"), ("img", "src"), ("script", "src"), ("audio", "src"),
               ("source", "src"), ("track", "src"), ("video", "src"), ("form", "action"), ("area", "href"))
@@ -79,7 +78,8 @@ def check_site(site_dir: Path, base_url: str = "/") -> list[str]:
             for attr, value in el.attrib.items():
                 if attr.lower().startswith("on"):
                     problems.append(f"{rel}: <{el.tag} {attr}=...> event handler in the page")
-                if attr in ("href", "src", "action") and value.strip().lower().startswith(("javascript:", "data:text/html", "vbscript:")):
+                unsafe = ("javascript:", "data:text/html", "vbscript:")
+                if attr in ("href", "src", "action") and value.strip().lower().startswith(unsafe):
                     problems.append(f"{rel}: {attr}={value[:40]!r} is a script URL")
         csp = doc.xpath('//meta[@http-equiv="Content-Security-Policy"]/@content')
         if not csp or "unsafe-inline" in _directive(csp[0], "script-src"):

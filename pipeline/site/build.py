@@ -307,7 +307,7 @@ def episode_text(site: Site, ep: Episode) -> EpisodeText:
     text = EpisodeText(key, make_paragraphs(ep, site.people), [_quote(utts, c.start, c.end) for c in ep.chapters],
                        ep.transcript.duration, bool(utts))
     if path is not None:
-        from pipeline.content import atomic_write
+        from pipeline.files import atomic_write
 
         with contextlib.suppress(OSError):
             atomic_write(path, pickle.dumps((key, [tuple(vars(p).values()) for p in text.paragraphs], text.quotes,
@@ -780,7 +780,7 @@ def content_digest(site: Site, rel: str) -> str | None:
     known = site.store.digests.get(rel)
     if known is not None:
         return known
-    from pipeline.content import file_digest
+    from pipeline.files import file_digest
 
     p = site.store.root / rel
     return site.once(("digest", rel), lambda: file_digest(p.read_bytes()).hex() if p.is_file() else None)
@@ -920,7 +920,7 @@ def _build_site(project: Project, *, base_url: str | None, out: Path, full: bool
 
     out.mkdir(parents=True, exist_ok=True)
     site = Site(project, base_url)
-    from pipeline.content import parse_version
+    from pipeline.cache import parse_version
 
     site_key = f"{site.template_hash}|{site.base_url}|{parse_version()}"  # records by file digest: see content_digest
     report = BuildReport(site_dir=out)

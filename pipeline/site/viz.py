@@ -381,7 +381,7 @@ class PaperSpace:
             if related is None:
                 related = related_from_vectors(self.ids, self.vecs, k, min_score)
             if path is not None and not as_read:
-                from pipeline.content import atomic_write
+                from pipeline.files import atomic_write
 
                 try:
                     atomic_write(path, json.dumps({"hashes": self.hashes, "related": related}, sort_keys=True).encode(),
@@ -455,7 +455,7 @@ def layout_papers(space: PaperSpace, cache_dir: Path | None = None,
         xy = project_2d(space.vecs, o)
         pos = {pid: (round(float(x), 5), round(float(y), 5)) for pid, (x, y) in zip(space.ids, xy)}
     if cache_file is not None:
-        from pipeline.content import atomic_write
+        from pipeline.files import atomic_write
 
         atomic_write(cache_file, json.dumps({"options": okey, "papers": {
             pid: [x, y, space.hashes[pid]] for pid, (x, y) in pos.items()}}))

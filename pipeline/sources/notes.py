@@ -10,22 +10,23 @@
 
 :func:`apply_notes` turns them into the episode's chapters (``source="notes"``), links each chapter to
 the paper it is about, merges the papers covered into the catalog and records the speakers as people.
+It only imports: checking the notes' times against the recording is alignment's job.
 """
 
 from __future__ import annotations
 
-import importlib.util
 import logging
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from pipeline.sources.catalog import find_paper, merge_papers, norm_title, short_names
 from pipeline.errors import InputError
 from pipeline.ids import slugify
 from pipeline.models import Chapter, Episode, Paper, PaperNote, Person
 from pipeline.serialize import read_input_text
+from pipeline.sources.catalog import find_paper, merge_papers, short_names
+from pipeline.text import WORD, norm_title, root
 
 log = logging.getLogger(__name__)
 
@@ -125,7 +126,7 @@ def parse_notes_text(text: str, source: str = "show notes") -> ShowNotes:
 def has_papers_section(text: str) -> bool:
     """True when ``text`` has a "Papers covered"-style heading followed by a list of papers."""
     m = _PAPERS_HEADING.search(text)
-    return bool(m) and _looks_like_papers(text[m.end():])
+    return m is not None and _looks_like_papers(text[m.end():])
 
 
 def _looks_like_papers(text: str) -> bool:
@@ -234,7 +235,8 @@ def _papers(text: str, source: str) -> list[Paper]:
         elif papers:
             bodies[-1].append(item)
     for paper, chunks in zip(papers, bodies):
-        abstract, remarks = [], []
+        abstract: list[str] = []
+        remarks: list[str] = []
         pieces = [part for chunk in chunks for part in _GLUE.split(" ".join(chunk.split())) if part.strip()]
         for chunk in pieces:
             # prose of abstract length belongs to the abstract; short asides are the host's remarks
@@ -259,17 +261,9 @@ def _description(segments: list[str]) -> str:
 
 # -- applying notes to an episode -----------------------------------------------------------------------
 
-_WORD = re.compile(r"[A-Za-z0-9]+")
-
-
-def _stem5(word: str) -> str:
-    w = word.lower()
-    return w[:5] if len(w) > 5 else w
-
-
 def _core_words(title: str) -> list[str]:
     core = _KIND_WORDS.sub(" ", title)
-    return [w for w in _WORD.findall(core) if w.lower() not in {"the", "a", "an", "of", "and", "on", "with", "for", "in"}]
+    return [w for w in WORD.findall(core) if w.lower() not in {"the", "a", "an", "of", "and", "on", "with", "for", "in"}]
 
 
 # words too common in abstracts to tie a chapter to one paper by themselves
@@ -305,8 +299,8 @@ def chapter_paper_score(chapter: NoteChapter, paper: Paper) -> float:
     elif any(_names_in(n, chapter.title) for n in names):
         text_score = 2.5  # "Chris Ré on Mamba and StripedHyena" -> Mamba
     else:
-        title_stems = {_stem5(w) for w in _WORD.findall(paper.title + " " + " ".join(paper.aliases))}
-        hits = sum(1 for w in words if _stem5(w) in title_stems)
+        title_stems = {root(w, 5) for w in WORD.findall(paper.title + " " + " ".join(paper.aliases))}
+        hits = sum(1 for w in words if root(w, 5) in title_stems)
         if hits:
             text_score = 3.0 * hits / len(words)
         abstract = paper.abstract.lower()
@@ -334,19 +328,19 @@ def link_chapters(chapters: list[NoteChapter], papers: list[Paper]) -> list[str 
 
 def apply_notes(project: Any, slug: str, notes: ShowNotes, *, title: str | None = None) -> Episode:
     """Create or update episode ``slug`` from ``notes``: chapters, speakers as people, papers covered
-    merged into the catalog, chapter-paper links, description. Then run alignment when the
-    alignment stage is installed and the episode has a transcript."""
+    merged into the catalog, chapter-paper links, description. (Aligning them with the transcript is the next
+    stage: :func:`pipeline.jobs.episode.align_if_ready`.)"""
     from pipeline.ids import check_id
 
     store = project.content
     check_id(slug, "episode slug")
-    with store.lock(slug):
+    with store.lock_episode(slug, existing=False):
         ep = store.load_episode(slug) if store.has_episode(slug) else Episode(slug=slug, title=slug)
         if title:
             ep.title = title
         elif notes.title and (ep.title == slug or not ep.title):
             ep.title = notes.title
-        with store.lock("catalog"):
+        with store.lock_catalog():
             catalog = store.load_papers()
             merged = merge_papers(catalog, notes.papers)
             covered: list[Paper] = []
@@ -354,9 +348,9 @@ def apply_notes(project: Any, slug: str, notes: ShowNotes, *, title: str | None 
                 found = find_paper(merged, p.title)
                 if found is not None and found.id not in {c.id for c in covered}:
                     covered.append(found)
-            for pid, paper in merged.items():
-                if pid not in catalog or paper != catalog[pid]:
-                    store.save_paper(paper)
+            for pid, record in merged.items():
+                if pid not in catalog or record != catalog[pid]:
+                    store.save_paper(record)
         links = link_chapters(notes.chapters, covered)
         people = store.load_people()
         chapters: list[Chapter] = []
@@ -384,20 +378,4 @@ def apply_notes(project: Any, slug: str, notes: ShowNotes, *, title: str | None 
         store.save_episode(ep, parts=("meta", "chapters"))
     log.info("episode %s: %d chapters (%d linked to papers), %d papers covered", slug, len(chapters),
              sum(1 for c in chapters if c.paper), len(covered))
-    return run_align_if_available(project, slug, ep)
-
-
-def run_align_if_available(project: Any, slug: str, ep: Episode) -> Episode:
-    """Call ``pipeline.align.episode.run_align(project, slug)`` when that stage exists and there is both a
-    transcript and chapters to align; return the episode as stored afterwards."""
-    if not (ep.transcript.utterances and ep.chapters):
-        return ep
-    if importlib.util.find_spec("pipeline.align.episode") is None:
-        return ep
-    from pipeline.align import episode as align
-
-    run = getattr(align, "run_align", None)
-    if run is None:
-        return ep
-    run(project, slug)
-    return project.content.load_episode(slug)
+    return ep

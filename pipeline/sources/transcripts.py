@@ -163,7 +163,7 @@ def _read_vtt(path: Path, text: str) -> Transcript:
     from webvtt.errors import MalformedCaptionError, MalformedFileError
 
     try:
-        captions = list(webvtt.from_string(text))
+        captions = list(webvtt.from_string(text).captions)
     except (MalformedFileError, MalformedCaptionError, ValueError) as exc:
         raise InputError(path, f"not valid WebVTT ({exc})") from None
     utterances = []
@@ -244,15 +244,14 @@ def _segment(path: Path, i: int, seg: Any) -> Utterance:
 def import_transcript(project: Any, path: Path, slug: str, *, title: str | None = None,
                       fmt: str | None = None) -> Episode:
     """Read ``path`` and store it as episode ``slug``'s transcript (creating the episode when new).
-    The file is read completely before anything is written. When the episode already has chapters
-    (from show notes) and the alignment stage is installed, alignment runs next."""
+    The file is read completely before anything is written. (Aligning it with the episode's chapters is the
+    next stage: :func:`pipeline.jobs.episode.align_if_ready`.)"""
     from pipeline.ids import check_id
-    from pipeline.sources.notes import run_align_if_available
 
     check_id(slug, "episode slug")
     transcript = read_transcript(Path(path), fmt)
     store = project.content
-    with store.lock(slug):
+    with store.lock_episode(slug, existing=False):
         ep = store.load_episode(slug) if store.has_episode(slug) else Episode(slug=slug, title=title or slug)
         if title:
             ep.title = title
@@ -262,4 +261,4 @@ def import_transcript(project: Any, path: Path, slug: str, *, title: str | None 
             ep.chapters[-1].end = transcript.duration
         store.save_episode(ep, parts=("meta", "chapters", "transcript") if ep.chapters else ("meta", "transcript"))
     log.info("episode %s: %d utterances, %.0f s", slug, len(transcript.utterances), transcript.duration)
-    return run_align_if_available(project, slug, ep)
+    return ep

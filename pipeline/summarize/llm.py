@@ -16,7 +16,6 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-import socket
 import time
 import urllib.error
 import urllib.request
@@ -69,7 +68,7 @@ class ChatClient:
     def _store(self, key: str, content: str) -> None:
         path = self._cache_path(key)
         if path is not None:
-            from pipeline.content import atomic_write
+            from pipeline.files import atomic_write
 
             atomic_write(path, json.dumps({"model": self.model, "content": content}, ensure_ascii=False))
 
@@ -103,7 +102,8 @@ class ChatClient:
         for attempt in range(attempts):
             if attempt:
                 delay = min(30.0, self.backoff * 2 ** (attempt - 1))
-                log.info("LLM endpoint %s: %s; retrying in %.1f s (%d/%d)", self.url, last, delay, attempt, self.retries)
+                log.info("LLM endpoint %s: %s; retrying in %.1f s (%d/%d)", self.url, last, delay, attempt,
+                         self.retries)
                 time.sleep(delay)
             req = urllib.request.Request(self.url + path, data=body, headers=headers, method="POST")
             self.requests += 1
@@ -117,7 +117,7 @@ class ChatClient:
                     continue
                 raise StageError(f"LLM endpoint {self.url} refused the request: HTTP {exc.code} {detail}",
                                  hint=f"check [summaries] model ({self.model!r}) and the API key") from None
-            except (urllib.error.URLError, TimeoutError, socket.timeout, ConnectionError) as exc:
+            except (urllib.error.URLError, TimeoutError, ConnectionError) as exc:
                 reason = getattr(exc, "reason", exc)
                 last = f"{type(reason).__name__}: {reason}" if not isinstance(reason, str) else reason
                 continue

@@ -1,0 +1,69 @@
+"""Commands on the site: build, serve (preview), publish."""
+
+from __future__ import annotations
+
+import click
+
+from pipeline.cli.common import pass_project
+from pipeline.config import Project
+
+
+@click.command("build")
+@click.option("--base-url",
+              help="Where the site will be served, e.g. https://example.org/podcast/ (default: [site] base_url).")
+@click.option("--full", is_flag=True, help="Re-render every page, ignoring what the last build wrote.")
+@pass_project
+def build_cmd(project: Project, base_url: str | None, full: bool) -> None:
+    """Render content/ into the static site (only the pages whose inputs changed)."""
+    from pipeline.site.build import build_site
+
+    report = build_site(project, base_url=base_url, full=full)
+    click.echo(report.summary())
+    for label, paths in (("written", report.written), ("removed", report.removed)):
+        if paths and len(paths) <= 20:
+            for p in paths:
+                click.echo(f"  {label}: {p}")
+    click.echo(f"Preview it with `recap serve`, or publish {report.site_dir} with any static file server")
+
+
+@click.command("serve")
+@click.option("--port", default=8000, show_default=True, type=click.IntRange(0, 65535), help="Port on 127.0.0.1.")
+@pass_project
+def serve_cmd(project: Project, port: int) -> None:
+    """Preview the site on http://127.0.0.1:PORT/ and rebuild what changed when content/ or templates/ change."""
+    from pipeline.site.serve import serve
+
+    serve(project, port, on_build=lambda r: click.echo(r.summary()))
+
+
+@click.command("publish")
+@click.option("--to", "to", metavar="TARGET",
+              help="git:BRANCH, git:REMOTE:BRANCH, dir:PATH or rsync:[HOST:]PATH (default: [publish] to).")
+@click.option("--base-url", help="Public address the site is built for (default: [site] base_url).")
+@click.option("-n", "--dry-run", is_flag=True, help="Build and check, then list what would change; send nothing.")
+@click.option("-m", "--message", help="Commit message for git targets (default: [publish] message).")
+@pass_project
+def publish_cmd(project: Project, to: str | None, base_url: str | None, dry_run: bool, message: str | None) -> None:
+    """Build the site for production, check it, and deploy only what changed, atomically."""
+    from pipeline.publish.deploy import publish
+    from pipeline.publish.targets import PublishOptions
+
+    report = publish(project, PublishOptions(to=to, base_url=base_url, dry_run=dry_run, message=message))
+    ch = report.changes
+    if dry_run:
+        for mark, paths in (("A", ch.added), ("M", ch.changed), ("D", ch.removed)):
+            for path in paths:
+                click.echo(f"{mark} {path}")
+        click.echo(f"Dry run for {report.target}: would publish {ch.counts()}")
+        return
+    if not ch:
+        click.echo(f"{report.target} is up to date: nothing to publish")
+        return
+    rev = report.revision or ""
+    where = f" ({rev[:12] if report.target.startswith('git:') else rev})" if rev else ""
+    click.echo(f"Published to {report.target}{where}: {ch.counts()}, {len(report.transferred)} files sent")
+    for url in report.urls():
+        click.echo(f"  {url}")
+
+
+COMMANDS = (build_cmd, serve_cmd, publish_cmd)

@@ -1,0 +1,54 @@
+"""Files: atomic writes and the digests files are known by. Every module that writes a file uses
+:func:`atomic_write`, so a reader (or a run killed mid-way) sees the old file or the new one."""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import os
+import tempfile
+import time
+from pathlib import Path
+
+
+def atomic_write(path: Path, data: bytes | str, *, durable: bool = True) -> None:
+    """Write ``data`` to ``path`` so readers see the old file or the new one, never a mix.
+    ``durable=False`` skips the fsync: for a build's caches, which are recomputed when a crash leaves
+    them empty (every cache reader takes an unreadable file for a miss), and whose fsyncs of several
+    MB each were a good part of a one-paper build on a busy disk."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    raw = data.encode("utf-8") if isinstance(data, str) else data
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(raw)
+            if durable:
+                fh.flush()
+                os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)
+        raise
+
+
+def sha256(data: bytes | str) -> str:
+    raw = data.encode("utf-8") if isinstance(data, str) else data
+    return hashlib.sha256(raw).hexdigest()
+
+
+def file_digest(raw: bytes) -> bytes:
+    """The digest content files are known by (parse cache, page hashes)."""
+    return hashlib.blake2b(raw, digest_size=20).digest()
+
+
+SETTLE_NS = 2_000_000_000
+
+
+def stat_signature(st: os.stat_result) -> tuple | None:
+    """What identifies a file's bytes without reading them: size, modification and inode change
+    times, inode, device; None while the file changed less than 2 s ago (time stamps are coarser than
+    a write: a second write in the same tick would keep the signature, as git's "racy" entries)."""
+    if time.time_ns() - max(st.st_mtime_ns, st.st_ctime_ns) < SETTLE_NS:
+        return None
+    return (st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino, st.st_dev)
