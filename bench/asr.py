@@ -124,7 +124,8 @@ def main() -> None:
     hyp_text = " ".join(u.text for u in res.transcript.utterances)
     der = DiarizationErrorRate(collar=0.25)(rttm(Path(args.rttm)), to_annotation(res.turns, "x"))
     stages = ", ".join(f"{k} {v:.1f} s" for k, v in res.timings.items())
-    print(f"full pipeline (embedded diarizer, speaker count not given): {wall:.1f} s for {res.duration:.1f} s of audio, "
+    print(f"full pipeline (embedded diarizer, speaker count not given): {wall:.1f} s for {res.duration:.1f} s "
+          "of audio, "
           f"real-time factor {wall / res.duration:.3f} ({res.duration / wall:.1f}x real time); {stages}")
     print(f"WER {jiwer.wer(ref, norm(hyp_text)):.3f}, DER {der:.3f} (collar 0.25), "
           f"speakers found {len({t.speaker for t in res.turns})}")

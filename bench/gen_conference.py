@@ -89,9 +89,11 @@ ABSTRACT_SENTENCES = [
     "We study {prop} in {adj} {noun} trained with {method}.",
     "Existing approaches to {task} rely on {data}, which is expensive to collect and hard to audit.",
     "We introduce {acr}, a {adj_l} approach that combines {method} with {noun_l}.",
-    "Our key insight is that {method} can be cast as a simple objective over {noun_l}, removing the need for a separate {noun_s}.",
+    "Our key insight is that {method} can be cast as a simple objective over {noun_l}, "
+    "removing the need for a separate {noun_s}.",
     "Theoretically, we show that {acr} enjoys a bound on {prop_l} that improves on prior work by a logarithmic factor.",
-    "Empirically, {acr} matches or outperforms strong baselines on {n} benchmarks for {task}, while using {k}x less compute.",
+    "Empirically, {acr} matches or outperforms strong baselines on {n} benchmarks for {task}, "
+    "while using {k}x less compute.",
     "We further find that {prop_l} emerges only beyond a critical scale, and we characterise when it appears.",
     "Ablations show that both the {method_l} term and the {adj_l} parameterisation are necessary.",
     "On {task}, our models trained from {data_l} reach {pct}% of the performance of models trained on curated data.",

@@ -41,7 +41,8 @@ def build(minutes: float, out: Path) -> list[tuple[float, float]]:
         cmd = ["ffmpeg", "-v", "error", "-y", "-i", str(SAMPLE / "sample.wav")] + (["-af", flt] if flt else []) + [
             "-ar", "16000", "-ac", "1", str(p)]
         subprocess.run(cmd, check=True)
-        dur = float(subprocess.run(["ffprobe", "-v", "error", "-show_entries", "format=duration", "-of", "csv=p=0", str(p)],
+        dur = float(subprocess.run(["ffprobe", "-v", "error", "-show_entries", "format=duration", "-of", "csv=p=0",
+                                    str(p)],
                                    capture_output=True, text=True, check=True).stdout)
         parts.append((p, tempo, dur))
     copies, listing, t, i = [], [], 0.0, 0
@@ -53,7 +54,8 @@ def build(minutes: float, out: Path) -> list[tuple[float, float]]:
         i += 1
     lst = work / "list.txt"
     lst.write_text("".join(listing))
-    subprocess.run(["ffmpeg", "-v", "error", "-y", "-f", "concat", "-safe", "0", "-i", str(lst), "-b:a", "64k", str(out)],
+    subprocess.run(["ffmpeg", "-v", "error", "-y", "-f", "concat", "-safe", "0", "-i", str(lst), "-b:a", "64k",
+                    str(out)],
                    check=True)
     return copies
 
@@ -131,12 +133,15 @@ def main() -> None:
         dur = rec["duration"]
         print(f"audio: {dur / 60:.1f} min MP3 built from {len(copies)} varied copies of pyannote's sample")
         print(f"bare faster-whisper (tiny.en, whole file in memory): {bare['wall']:.0f} s, "
-              f"cpu {bare['cpu']:.0f} s, RTF {bare['wall'] / dur:.3f}, peak memory {bare_mem:.0f} MiB, WER {jiwer.wer(ref, norm(bare['text'])):.3f}")
+              f"cpu {bare['cpu']:.0f} s, RTF {bare['wall'] / dur:.3f}, peak memory {bare_mem:.0f} MiB, "
+              f"WER {jiwer.wer(ref, norm(bare['text'])):.3f}")
         stages = ", ".join(f"{k} {v:.0f} s" for k, v in rec["timings"].items())
         tr = rec["timings"].get("transcribe", 0) + rec["timings"].get("decode", 0)
-        print(f"recap process_recording: {rec['wall']:.0f} s, cpu {rec['cpu']:.0f} s (all stages), RTF {rec['wall'] / dur:.3f}, peak memory {rec_mem:.0f} MiB "
+        print(f"recap process_recording: {rec['wall']:.0f} s, cpu {rec['cpu']:.0f} s (all stages), "
+              f"RTF {rec['wall'] / dur:.3f}, peak memory {rec_mem:.0f} MiB "
               f"({stages})")
-        print(f"recap decode+transcribe vs bare: {tr:.0f} s vs {bare['wall']:.0f} s ({100 * (tr / bare['wall'] - 1):+.1f}%)")
+        change = 100 * (tr / bare["wall"] - 1)
+        print(f"recap decode+transcribe vs bare: {tr:.0f} s vs {bare['wall']:.0f} s ({change:+.1f}%)")
         print(f"recap WER {jiwer.wer(ref, norm(rec['text'])):.3f}, DER {der:.3f} (collar 0.25), "
               f"speakers found {len({t[2] for t in rec['turns']})}")
     finally:

@@ -112,7 +112,8 @@ def main() -> int:
         covered = [papers[p] for p in ep.papers if p in papers]
         print(f"seed episode: {len(ep.chapters)} chapters, {len(ep.transcript.utterances)} transcript lines, "
               f"{ep.transcript.duration / 3600:.2f} h")
-        print(f"{'chapter':<22} {'words':>5} {'grounded':>8} {'topic':>5} {'terms':>5}  {'lead terms':>10}  key terms named")
+        print(f"{'chapter':<22} {'words':>5} {'grounded':>8} {'topic':>5} {'terms':>5}  {'lead terms':>10}  "
+              "key terms named")
         totals = {"sent": 0, "ok": 0, "topic": 0, "lead_topic": 0, "lead_sent": 0, "lead_ok": 0, "terms": 0,
                   "lead_terms": 0}
         for ch, base in zip(ep.chapters, lead):

@@ -18,14 +18,12 @@ Adjacent passages of the same kind are merged, so a bad minute is one line, not 
 
 from __future__ import annotations
 
-import contextlib
-import hashlib
 import logging
-import pickle
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from pipeline.cache import Cache
 from pipeline.models import Episode, Person, Utterance
 from pipeline.text import words
 from pipeline.timefmt import format_timestamp
@@ -295,27 +293,19 @@ def transcript_issues(ep: Episode, o: ReportOptions, cache_dir: Path | None = No
                       transcript_digest: str | None = None) -> list[Issue]:
     """The findings that depend on the transcript alone (loops, flags, sparse text, low probability,
     speaker changes), unmerged. With ``cache_dir`` and the sha256 of the transcript file they are
-    kept in ``cache_dir/report/<slug>/`` and reused while that file and the options stay the same (the loop
-    finder costs seconds on 50 long episodes; the site build asks for every report on every build)."""
-    path = None
-    if cache_dir is not None and transcript_digest:
-        key = hashlib.sha256(f"{_CACHE_VERSION}|{transcript_digest}|{o!r}".encode()).hexdigest()
-        path = Path(cache_dir) / "report" / ep.slug / f"{key[:40]}.pickle"
-        with contextlib.suppress(OSError, pickle.PickleError, EOFError, AttributeError, ValueError):
-            cached = pickle.loads(path.read_bytes())
-            if isinstance(cached, list) and all(isinstance(i, Issue) for i in cached):
-                return cached
+    kept in the cache (one entry per episode) and reused while that file and the options stay the same (the
+    loop finder costs seconds on 50 long episodes; the site build asks for every report on every build)."""
+    entry = Cache(cache_dir).entry("report", ep.slug) if cache_dir is not None and transcript_digest else None
+    key = f"{_CACHE_VERSION}|{transcript_digest}|{o!r}"
+    if entry is not None:
+        cached = entry.get(key)
+        if isinstance(cached, list) and all(isinstance(i, Issue) for i in cached):
+            return cached
     utts = sorted(ep.transcript.utterances, key=lambda u: u.start)
     issues = (find_loops(utts, o) + flagged(utts) + sparse_text(utts, o) + low_probability(utts, o)
               + speaker_changes(utts, o))
-    if path is not None:
-        from pipeline.files import atomic_write
-
-        with contextlib.suppress(OSError):
-            atomic_write(path, pickle.dumps(issues, protocol=pickle.HIGHEST_PROTOCOL), durable=False)
-            for old in path.parent.glob("*.pickle"):  # one entry per episode: older transcripts go
-                if old != path:
-                    old.unlink(missing_ok=True)
+    if entry is not None:
+        entry.put(key, issues)
     return issues
 
 

@@ -37,7 +37,7 @@ def fill(project) -> None:
     store.save_person(Person(id="bo-author", name="Bo Author"))
     for i in range(4):
         store.save_paper(Paper(id=f"paper-{i}", title=f"Scaling study number {i}", authors=["Bo Author"],
-                               abstract=f"We measure effect {i} on held-out data.", date="2023-12-1%d" % i))
+                               abstract=f"We measure effect {i} on held-out data.", date=f"2023-12-1{i}"))
     for e in (1, 2):
         utts = [Utterance(start=i * 6.0, end=i * 6 + 5.0, speaker="SPEAKER_00" if i < 5 else "SPEAKER_01",
                           text=f"Episode {e} sentence {i} talks about scaling study number {i % 4}.")

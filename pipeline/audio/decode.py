@@ -19,7 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
-from pipeline.cache import file_hash
+from pipeline.cache import Cache, file_hash
 from pipeline.errors import DependencyMissing, InputError, StageError
 from pipeline.files import atomic_write
 
@@ -129,7 +129,7 @@ def decode(path: Path, cache_dir: Path, progress: Progress | None = None) -> Dec
     path = Path(path)
     info = probe(path)
     audio_hash = file_hash(path, Path(cache_dir))
-    out_dir = Path(cache_dir) / "decode" / f"{audio_hash[:32]}-v{DECODE_VERSION}"
+    out_dir = Cache(cache_dir).stage(audio_hash, "decode", DECODE_VERSION, {}).dir
     meta_path = out_dir / "meta.json"
     if meta_path.is_file():
         meta = json.loads(meta_path.read_text("utf-8"))

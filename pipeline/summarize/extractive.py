@@ -13,6 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
+from pipeline.cache import Cache
 from pipeline.models import Chapter, Episode, Paper, Person, Summary, SummarySentence
 from pipeline.summarize.disfluency import clean_disfluencies
 from pipeline.summarize.options import SpokenSentence, SummaryOptions
@@ -103,7 +104,7 @@ def extractive_summaries(episode: Episode, papers: Mapping[str, Paper], opts: Su
         topic_texts += texts
     # one embedding call for the whole episode (batched, cached by text)
     all_texts = [ch.cleaned[j] for ch in chapters for j in ch.candidates]
-    vecs = embed_texts(all_texts + topic_texts, cache_dir=cache_dir)
+    vecs = embed_texts(all_texts + topic_texts, cache_dir=Cache(cache_dir).folder("summaries"))
     sent_vecs, topic_vecs = vecs[: len(all_texts)], vecs[len(all_texts):]
     topics = []
     for idx in topic_of:

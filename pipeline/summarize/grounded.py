@@ -12,6 +12,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from pipeline.cache import Cache
 from pipeline.models import Episode, Paper, Summary, SummarySentence
 from pipeline.summarize.disfluency import clean_disfluencies
 from pipeline.summarize.options import DroppedSentence, SpokenSentence, SummaryOptions, SummaryResult
@@ -191,7 +192,7 @@ def make_client(opts: SummaryOptions, cache_dir: Path | None) -> Any:
 
     return ChatClient(opts.url or "", opts.model or "", api_key=os.environ.get(opts.api_key_env) or None,
                       timeout=opts.timeout, retries=opts.retries,
-                      cache_dir=(Path(cache_dir) / "llm") if cache_dir is not None else None)
+                      cache_dir=Cache(cache_dir).folder("llm"))
 
 
 def llm_episode_summary(client: Any, episode: Episode, opts: SummaryOptions, result: SummaryResult) -> Summary | None:
