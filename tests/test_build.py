@@ -17,7 +17,7 @@ REPO = Path(__file__).resolve().parent.parent
 
 @pytest.fixture
 def demo(project):
-    """The demo content in a fresh project, built once (pages only: search is task of search.py)."""
+    """The demo content in a fresh project, built once (pages only: search is task of test_search.py)."""
     shutil.rmtree(project.root / "content", ignore_errors=True)
     shutil.copytree(REPO / "content", project.root / "content", ignore=shutil.ignore_patterns(".recap", "*.lock"))
     build_site(open_project(project.root), search=False)
@@ -111,7 +111,7 @@ def test_report_findings_cache_follows_the_transcript(demo):
     utt["text"] = " ".join(["we tried it again"] * 6)
     path.write_text(json.dumps(data), "utf-8")
     os.utime(path, ns=(st.st_atime_ns, st.st_mtime_ns))
-    from pipeline.site.build import Site, content_digest
+    from pipeline.site.model import Site, content_digest
 
     site = Site(open_project(demo))
     new_digest = content_digest(site, "episodes/two-callers/transcript.json")
@@ -129,7 +129,7 @@ def test_report_findings_cache_follows_the_transcript(demo):
 def test_related_cache_is_keyed_by_the_catalog(tmp_path):
     pytest.importorskip("sentence_transformers")
     from pipeline.models import Paper
-    from pipeline.site.viz import paper_space
+    from pipeline.site.related import paper_space
 
     papers = {"a": Paper(id="a", title="Reward models for preference learning"),
               "b": Paper(id="b", title="Direct preference optimization of language models"),
@@ -185,7 +185,7 @@ def test_related_lists_updated_in_place_equal_a_full_computation(seeds):
     import random
 
     from pipeline.embed import embed_texts
-    from pipeline.site.viz import related_from_vectors, update_related
+    from pipeline.site.related import related_from_vectors, update_related
     from pipeline.sources.catalog import merge_papers
     from pipeline.sources.papers import read_papers
 
@@ -210,3 +210,12 @@ def test_related_lists_updated_in_place_equal_a_full_computation(seeds):
         want = related_from_vectors(after, vecs2, k, min_score)
         assert got == want
         assert any(got[i] != old.get(i) for i in after if i not in edited)  # others' lists did change
+
+
+def test_generators_are_listed_in_build_order():
+    """Every page kind is named in one tuple (no registration by import side effects)."""
+    from pipeline.site.generators import GENERATORS
+
+    assert [g.__name__ for g in GENERATORS] == ["episode_pages", "paper_pages", "poster_pages", "person_pages",
+                                                "index_pages", "map_pages", "report_pages", "feed_pages",
+                                                "static_files"]
