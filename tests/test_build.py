@@ -212,6 +212,32 @@ def test_related_lists_updated_in_place_equal_a_full_computation(seeds):
         assert any(got[i] != old.get(i) for i in after if i not in edited)  # others' lists did change
 
 
+def test_paper_map_without_the_nlp_extra_names_what_to_install(project, run_cli, monkeypatch):
+    """``[site] paper_map`` is on (the default) and the nlp extra is missing (simulated: two of its
+    modules are not found): the build fails with DependencyMissing naming what to install and the
+    setting that turns the map off, instead of a site silently built without it. Turned off, it builds."""
+    import importlib.util
+
+    from pipeline.errors import DependencyMissing
+
+    shutil.rmtree(project.root / "content", ignore_errors=True)
+    shutil.copytree(REPO / "content", project.root / "content", ignore=shutil.ignore_patterns(".recap", "*.lock"))
+    real = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec",
+                        lambda name, *args: None if name in ("sklearn", "tokenizers") else real(name, *args))
+    with pytest.raises(DependencyMissing, match=r"nlp extra \(tokenizers, scikit-learn not installed\) "
+                                                r"\(pip install 'recap\[nlp\]', or set `\[site\] paper_map = false`"):
+        build_site(open_project(project.root), search=False)
+    result = run_cli("build")
+    assert result.exit_code == 1 and "Error: the paper map" in result.output, result.output
+
+    _edit(project.root / "recap.toml", "[site]\n", "[site]\npaper_map = false\n")
+    report = build_site(open_project(project.root), search=False)
+    assert "papers/index.html" in report.written and not any(p.startswith("map/") for p in report.written)
+    related = (project.root / "site" / "papers" / "2305.18290" / "index.html").read_text("utf-8")
+    assert "Related papers" not in related and 'href="/map/"' not in related
+
+
 def test_generators_are_listed_in_build_order():
     """Every page kind is named in one tuple (no registration by import side effects)."""
     from pipeline.site.generators import GENERATORS
