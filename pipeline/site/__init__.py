@@ -10,6 +10,7 @@ Where things are (start with :mod:`pipeline.site.build`, which explains how a bu
 - one module per page kind: ``episodes``, ``papers``, ``posters``, ``people``, ``indexes`` (home,
   lists, search page, 404), ``papermap``, ``reports``, ``feeds`` (feed and sitemap), ``static``;
 - blocks of pages: ``timeline`` (an episode's speakers), ``related`` (the paper space, related papers);
-- ``searchdocs`` (what each page puts in the search index) and ``search`` (recap's own static index);
+- ``searchdocs`` (what each page puts in the search index), ``search`` (recap's own static index)
+  and ``tokens`` (its tokenizer, mirrored by ``templates/static/search.js``);
 - ``serve``: the preview server (``recap serve``).
 """

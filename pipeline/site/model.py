@@ -17,7 +17,7 @@ from collections import defaultdict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import quote, urlsplit
 
 from pipeline.config import Project
@@ -26,6 +26,9 @@ from pipeline.files import file_digest
 from pipeline.models import Episode, Paper, Person, Poster, Summary
 from pipeline.site.paragraphs import EpisodeText, Paragraph, display_speaker, episode_text, shorten
 from pipeline.site.templating import make_env, templates_hash
+
+if TYPE_CHECKING:
+    from pipeline.site.search import SearchDoc
 
 log = logging.getLogger(__name__)
 
@@ -37,7 +40,7 @@ class Page:
     inputs: Any  # every piece of data the page shows: its hash decides whether it is rewritten
     render: Callable[[], str | bytes]
     listed: bool = True  # in sitemap.xml (hidden pages, e.g. a quality report, say False)
-    search: Callable[[], list] | None = None  # the page's search documents (pipeline.site.search.SearchDoc)
+    search: Callable[[], list[SearchDoc]] | None = None  # the page's search documents (see searchdocs)
 
 
 PageGenerator = Callable[["Site"], Iterable[Page]]
@@ -259,7 +262,7 @@ def is_web_url(url: str) -> bool:
 
 # -- pages -----------------------------------------------------------------------------------------
 def html_page(site: Site, path: str, template: str, ctx: dict, *, listed: bool = True,
-              search: Callable[[], list] | None = None) -> Page:
+              search: Callable[[], list[SearchDoc]] | None = None) -> Page:
     """A page rendered from ``template`` with ``ctx``, which is also what its hash is computed from."""
     return Page(path, {"template": template, **ctx}, lambda: site.render(template, **ctx), listed, search)
 
