@@ -35,8 +35,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from pipeline.config import Project
 from pipeline.cache import parse_version
+from pipeline.config import Project
 from pipeline.errors import ContentError
 from pipeline.files import atomic_write
 from pipeline.ids import is_plain_relpath
