@@ -128,21 +128,27 @@ def test_report_findings_cache_follows_the_transcript(demo):
 
 def test_related_cache_is_keyed_by_the_catalog(tmp_path):
     pytest.importorskip("sentence_transformers")
+    from pipeline.cache import Cache
     from pipeline.models import Paper
     from pipeline.site.related import paper_space
 
+    def stored() -> list[str]:
+        return sorted(p.name for p in (tmp_path / "viz").glob("related-*"))
+
+    entry = Cache(tmp_path).entry("viz", "related-2-0.0")
     papers = {"a": Paper(id="a", title="Reward models for preference learning"),
               "b": Paper(id="b", title="Direct preference optimization of language models"),
               "c": Paper(id="c", title="Protein folding with diffusion")}
-    rel = paper_space(papers, tmp_path).related(2, 0.0)
-    cached = list((tmp_path / "viz").glob("related-*.json"))
-    assert len(cached) == 1
+    space = paper_space(papers, tmp_path)
+    rel = space.related(2, 0.0)
+    assert stored() == ["related-2-0.0.pickle"] and entry.load()[0] == space.key
     assert rel["a"][0][0] == "b"
     papers["d"] = Paper(id="d", title="Preference optimization without a reward model")
-    rel2 = paper_space(papers, tmp_path).related(2, 0.0)
+    space2 = paper_space(papers, tmp_path)
+    rel2 = space2.related(2, 0.0)
     assert set(rel2) == {"a", "b", "c", "d"} and rel2["d"][0][0] in {"a", "b"}
-    assert list((tmp_path / "viz").glob("related-*.json")) != cached  # replaced, not piled up
-    assert len(list((tmp_path / "viz").glob("related-*.json"))) == 1
+    assert entry.load()[0] == space2.key != space.key  # the new catalog's lists replaced the old ones
+    assert stored() == ["related-2-0.0.pickle"]  # not piled up
 
 
 def test_transcript_edit_reaches_the_episode_page(demo):

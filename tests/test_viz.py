@@ -128,7 +128,7 @@ def test_map_is_cached_and_stable_when_a_paper_is_added(catalog, tmp_path):
     o = MapOptions(tsne_min_papers=10, perplexity=3)
     pos = layout_papers(paper_space(catalog, tmp_path, o), tmp_path, o)
     assert set(pos) == set(catalog)
-    assert (tmp_path / "viz" / "layout.json").exists()
+    assert (tmp_path / "viz" / "layout.pickle").exists()
     # papers of one topic are closer to each other than to the others, on average
     def mean_dist(a, b):
         return np.mean([np.hypot(pos[x][0] - pos[y][0], pos[x][1] - pos[y][1]) for x in a for y in b if x != y])
@@ -145,3 +145,29 @@ def test_map_is_cached_and_stable_when_a_paper_is_added(catalog, tmp_path):
     new_x, new_y = pos2["speech-new"]
     nearest = min(catalog, key=lambda k: np.hypot(pos2[k][0] - new_x, pos2[k][1] - new_y))
     assert nearest.startswith("speech")
+
+
+def test_layout_of_an_older_recap_is_kept(catalog, tmp_path, monkeypatch):
+    """A map laid out by a recap that kept it in viz/layout.json keeps every place after the upgrade (the
+    layout moves into the cache entry once; nothing is projected again)."""
+    import json
+
+    from pipeline.cache import Cache
+    from pipeline.site import papermap
+
+    o = MapOptions(tsne_min_papers=10, perplexity=3)
+    space = paper_space(catalog, tmp_path, o)
+    pos = layout_papers(space, tmp_path, o)
+    okey, stored = Cache(tmp_path).entry("viz", "layout").load()
+    (tmp_path / "viz" / "layout.pickle").unlink()
+    moved = {pid: [round(1 - x, 5), y, h] for pid, (x, y, h) in stored.items()}  # a layout of its own
+    (tmp_path / "viz" / "layout.json").write_text(json.dumps({"options": okey, "papers": moved}))
+
+    def no_projection(*args, **kwargs):
+        raise AssertionError("projected again")
+
+    monkeypatch.setattr(papermap, "project_2d", no_projection)
+    again = layout_papers(space, tmp_path, o)
+    assert again == {pid: (x, y) for pid, (x, y, _) in moved.items()} != pos
+    assert not (tmp_path / "viz" / "layout.json").exists() and (tmp_path / "viz" / "layout.pickle").exists()
+    assert layout_papers(space, tmp_path, o) == again

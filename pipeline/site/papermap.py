@@ -10,6 +10,7 @@ the Jinja2 partial ``templates/_paper_map.html`` (names escaped by the template 
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 from collections.abc import Iterable, Iterator
@@ -17,7 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from pipeline.files import atomic_write
+from pipeline.cache import Cache, Entry
 from pipeline.models import Paper
 from pipeline.site.model import Page, Site, html_page
 from pipeline.site.related import MapOptions, PaperSpace, discussed_papers, paper_map_enabled, paper_space
@@ -55,7 +56,7 @@ def layout_papers(space: PaperSpace, cache_dir: Path | None = None,
                   options: MapOptions = MapOptions()) -> dict[str, tuple[float, float]]:
     """2-D positions in [0, 1]² for every paper of ``space``, stable across builds.
 
-    The last layout is kept in ``cache_dir/viz/layout.json`` with each paper's text hash. Papers whose
+    The last layout is kept in the cache (an entry ``viz/layout``) with each paper's text hash. Papers whose
     text is unchanged keep their place; when only a few are new or changed they are put at the
     similarity-weighted mean of their nearest placed neighbours; otherwise (first build, big change)
     the whole catalog is projected again (PCA, then t-SNE with a fixed random_state)."""
@@ -65,15 +66,11 @@ def layout_papers(space: PaperSpace, cache_dir: Path | None = None,
     o = options
     okey = repr((LAYOUT_VERSION, o.perplexity, o.random_state, o.tsne_min_papers, o.tsne_max_papers,
                  o.abstract_chars))
-    cache_file = Path(cache_dir) / "viz" / "layout.json" if cache_dir is not None else None
-    old: dict[str, list] = {}
-    if cache_file is not None and cache_file.exists():
-        try:
-            data = json.loads(cache_file.read_text("utf-8"))
-            if data.get("options") == okey:
-                old = data.get("papers", {})
-        except (OSError, ValueError, AttributeError):
-            log.info("paper map layout %s unreadable; recomputing", cache_file)
+    cache = Cache(cache_dir)
+    entry = cache.entry("viz", "layout")
+    old = _stored_layout(entry.get(okey))
+    if not old:
+        old = _legacy_layout(cache.folder("viz"), okey, entry)
     keep = [i for i, pid in enumerate(space.ids) if pid in old and old[pid][2] == space.hashes[pid]]
     kept = set(keep)
     todo = [i for i in range(n) if i not in kept]
@@ -93,10 +90,29 @@ def layout_papers(space: PaperSpace, cache_dir: Path | None = None,
         log.info("paper map: projecting %d papers", n)
         xy = project_2d(space.vecs, o)
         pos = {pid: (round(float(x), 5), round(float(y), 5)) for pid, (x, y) in zip(space.ids, xy)}
-    if cache_file is not None:
-        atomic_write(cache_file, json.dumps({"options": okey, "papers": {
-            pid: [x, y, space.hashes[pid]] for pid, (x, y) in pos.items()}}))
+    entry.put(okey, {pid: [x, y, space.hashes[pid]] for pid, (x, y) in pos.items()})
     return pos
+
+
+def _legacy_layout(folder: Path | None, okey: str, entry: Entry) -> dict[str, list]:
+    """The layout an older recap kept in ``viz/layout.json``, moved into the cache entry (read once, so
+    an existing map keeps every paper's place instead of being projected again)."""
+    legacy = folder / "layout.json" if folder is not None else None
+    if legacy is None or not legacy.is_file():
+        return {}
+    with contextlib.suppress(OSError, ValueError, AttributeError):
+        data = json.loads(legacy.read_text("utf-8"))
+        if data.get("options") == okey and _stored_layout(data.get("papers")):
+            entry.put(okey, data["papers"])
+    legacy.unlink(missing_ok=True)
+    return _stored_layout(entry.get(okey))
+
+
+def _stored_layout(value: Any) -> dict[str, list]:
+    """paper id -> [x, y, text hash] of a stored layout; {} for a miss or an entry of another shape."""
+    if not isinstance(value, dict) or not all(isinstance(v, list) and len(v) == 3 for v in value.values()):
+        return {}
+    return value
 
 
 def project_2d(vecs: np.ndarray, options: MapOptions = MapOptions()) -> np.ndarray:

@@ -1,7 +1,7 @@
 """An episode's transcript as the pages show it: speaker paragraphs with stable anchors
 (``t-<seconds>``), the opening words of each chapter, the names shown for speaker labels.
 
-:func:`episode_text` keeps each episode's result in the project cache (``<cache>/site/<slug>.pickle``),
+:func:`episode_text` keeps each episode's result in the project cache (an entry ``site/<slug>``),
 keyed by everything it is computed from, so a build reads a transcript only when it (or its
 chapters, or its speakers' names) changed.
 """
@@ -12,13 +12,12 @@ import bisect
 import contextlib
 import hashlib
 import json
-import pickle
 import re
 from dataclasses import dataclass
 from pathlib import Path
 
+from pipeline.cache import MISS, Cache
 from pipeline.export import speaker_name
-from pipeline.files import atomic_write
 from pipeline.models import Episode, Person, Utterance
 from pipeline.site.templating import RENDER_VERSION
 
@@ -59,19 +58,16 @@ def episode_text(ep: Episode, people: dict[str, Person], transcript_digest: str 
     key = hashlib.sha256(json.dumps([RENDER_VERSION, PARAGRAPH_SOFT_LIMIT, PARAGRAPH_HARD_LIMIT, QUOTE_WORDS,
                                      transcript_digest, [[c.start, c.end] for c in ep.chapters],
                                      names]).encode()).hexdigest()
-    path = cache_dir / "site" / f"{ep.slug}.pickle" if cache_dir else None
-    if path is not None:
-        with contextlib.suppress(OSError, ValueError, TypeError, EOFError, pickle.UnpicklingError):
-            cached_key, paras, quotes, duration, spoken = pickle.loads(path.read_bytes())
-            if cached_key == key:
-                return EpisodeText(key, [Paragraph(*p) for p in paras], quotes, duration, spoken)
+    entry = Cache(cache_dir).entry("site", ep.slug)
+    cached = entry.get(key)
+    if cached is not MISS:
+        with contextlib.suppress(ValueError, TypeError):  # an entry of another shape: computed again
+            paras, quotes, duration, spoken = cached
+            return EpisodeText(key, [Paragraph(*p) for p in paras], quotes, duration, spoken)
     utts = ep.transcript.utterances
     text = EpisodeText(key, make_paragraphs(ep, people), [chapter_quote(utts, c.start, c.end) for c in ep.chapters],
                        ep.transcript.duration, bool(utts))
-    if path is not None:
-        with contextlib.suppress(OSError):
-            atomic_write(path, pickle.dumps((key, [tuple(vars(p).values()) for p in text.paragraphs], text.quotes,
-                                             text.duration, text.spoken), pickle.HIGHEST_PROTOCOL), durable=False)
+    entry.put(key, ([tuple(vars(p).values()) for p in text.paragraphs], text.quotes, text.duration, text.spoken))
     return text
 
 

