@@ -65,7 +65,8 @@ def main() -> None:
         base = f"http://127.0.0.1:{httpd.server_address[1]}"
         shots = [("home", "/", 1280, 900, None),
                  ("episode", f"/episodes/{slug}/", 1280, 1400, None),
-                 ("episode-transcript", f"/episodes/{slug}/#t={int(ep.chapters[-1].start) + 60 if ep.chapters else 60}", 1280, 900, None),
+                 ("episode-transcript", f"/episodes/{slug}/#t={int(ep.chapters[-1].start) + 60 if ep.chapters else 60}",
+                  1280, 900, None),
                  ("paper", f"/papers/{paper}/", 1280, 1200, None),
                  ("episode-phone", f"/episodes/{slug}/", 390, 844, None)]
         with sync_playwright() as pw:

@@ -6,12 +6,14 @@
    generation takes ~2 minutes; delete the folder to regenerate).
 2. recap: a full ``recap build`` of the whole conference (3,586 papers, 50 episodes of 1-3 h,
    posters, people, search index, feeds), then incremental builds: nothing changed, one paper's
-   abstract changed at its end and at its opening, its title changed (the paper is embedded again; medians), and a
-   papers-only project (the exact pages Hugo builds) for a like-for-like ratio. Each build runs in a subprocess; peak memory is that process tree's ru_maxrss (wait4).
+   abstract changed at its end and at its opening, its title changed (the paper is embedded again; medians),
+   and a papers-only project (the exact pages Hugo builds) for a like-for-like ratio. Each build runs in a
+   subprocess; peak memory is that process tree's ru_maxrss (wait4).
 3. Hugo (``/usr/bin/hugo``): the same 3,586 papers as Markdown pages with a minimal theme
    (home, a papers list, one page per paper), generated in a temporary folder.
 4. Search payload: the bytes a browser downloads to answer one query, measured in headless
-   Chromium (Playwright) on the built site served on 127.0.0.1: every /search-index/ response (and the search script) from
+   Chromium (Playwright) on the built site served on 127.0.0.1: every /search-index/ response (and the search
+   script) from
    opening the search page to the results being shown.
 
 Targets (issue 7): full build <= 3x Hugo, one-paper rebuild < 2 s, peak memory < 2 GB,
@@ -84,7 +86,8 @@ HUGO_LAYOUTS = {
 {{ end }}</ul>{{ end }}
 """,
     "index.html": """{{ define "main" }}<h1>{{ .Site.Title }}</h1>
-<p><a href="{{ "/papers/" | relURL }}">All {{ len (where .Site.RegularPages "Section" "papers") }} papers</a></p>{{ end }}
+<p><a href="{{ "/papers/" | relURL }}">All {{ len (where .Site.RegularPages "Section" "papers") }} papers</a></p>"""
+                  """{{ end }}
 """,
 }
 
@@ -202,13 +205,15 @@ def edited_builds(project: Path, build, changes: list[dict], search: bool = True
 def abstract_edits(n: int) -> list[dict]:
     """``n`` different one-sentence additions to the end of a paper's abstract (past the part the
     paper map embeds: no new embedding)."""
-    return [{"abstract": lambda d, i=i: d.get("abstract", "") + f" Revised {i} at {time.time():.0f}."} for i in range(n)]
+    return [{"abstract": lambda d, i=i: d.get("abstract", "") + f" Revised {i} at {time.time():.0f}."}
+            for i in range(n)]
 
 
 def opening_edits(n: int) -> list[dict]:
     """``n`` different first sentences put before a paper's abstract: the paper is embedded again
     (map place, related papers)."""
-    return [{"abstract": lambda d, i=i: f"Revised {i} at {time.time():.0f}. " + d.get("abstract", "")} for i in range(n)]
+    return [{"abstract": lambda d, i=i: f"Revised {i} at {time.time():.0f}. " + d.get("abstract", "")}
+            for i in range(n)]
 
 
 def title_edits(n: int) -> list[dict]:
@@ -269,7 +274,7 @@ def main() -> None:
         hugo_src = Path(tmp) / "hugo"
         n = make_hugo_site(conf / "content", hugo_src)
         hugo_times = []
-        for i in range(2):  # first run warms the file cache for both tools alike
+        for _ in range(2):  # first run warms the file cache for both tools alike
             shutil.rmtree(Path(tmp) / "hugo-out", ignore_errors=True)
             hugo_times.append(run_measured([HUGO, "--quiet", "-s", str(hugo_src), "-d", str(Path(tmp) / "hugo-out")]))
         hugo_wall, hugo_rss = min(hugo_times)

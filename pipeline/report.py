@@ -13,7 +13,8 @@ What it looks for (each an :class:`Issue` with a severity in [0, 1] and the mome
 * ``unconfirmed-name``: a speaker named by the voice library that no person has confirmed yet;
 * ``unnamed-speaker``: a speaker with a real share of the speech and no name.
 
-Adjacent passages of the same kind are merged, so a bad minute is one line, not twenty.
+Adjacent passages of the same kind are merged, so a bad minute is one line, not twenty. The CLI prints
+a report (``recap report``); the site shows it on a hidden page per episode (:mod:`pipeline.site.reports`).
 """
 
 from __future__ import annotations
@@ -296,7 +297,7 @@ def transcript_issues(ep: Episode, o: ReportOptions, cache_dir: Path | None = No
     kept in the cache (one entry per episode) and reused while that file and the options stay the same (the
     loop finder costs seconds on 50 long episodes; the site build asks for every report on every build)."""
     entry = Cache(cache_dir).entry("report", ep.slug) if cache_dir is not None and transcript_digest else None
-    key = f"{_CACHE_VERSION}|{transcript_digest}|{o!r}"
+    key = f"{FINDINGS_VERSION}|{transcript_digest}|{o!r}"
     if entry is not None:
         cached = entry.get(key)
         if isinstance(cached, list) and all(isinstance(i, Issue) for i in cached):
@@ -309,7 +310,7 @@ def transcript_issues(ep: Episode, o: ReportOptions, cache_dir: Path | None = No
     return issues
 
 
-_CACHE_VERSION = 1
+FINDINGS_VERSION = 1
 """Bump when the transcript findings change for the same transcript and options."""
 
 
@@ -338,47 +339,3 @@ def episode_report(project, slug: str, options: ReportOptions = ReportOptions())
     store = project.content
     ep = store.load_episode(slug)
     return quality_report(ep, store.load_people(), store.load_papers(), unconfirmed(store, slug), options)
-
-
-# -- site hook (called by pipeline.site.build) -------------------------------------------------------------
-def report_pages(site):
-    """Page builder: ``episodes/<slug>/report/index.html`` for every episode. Hidden unless
-    ``[site] show_report = true``: not in the sitemap, ``noindex``, not in search, not linked."""
-    from pipeline.site.build import Page, content_digest
-    from pipeline.audio.voices import unconfirmed
-
-    listed = bool(site.config.show_report)
-    for slug, ep in site.episodes.items():
-        proposals = unconfirmed(site.store, slug)
-        # what the report reads, by file digest (the report itself, which reads the transcript, is
-        # computed only when the page is rendered)
-        inputs = {"template": "report.html", "listed": listed, "version": _CACHE_VERSION,
-                  "files": [content_digest(site, f"episodes/{slug}/{name}")
-                            for name in ("transcript.json", "chapters.toml", "episode.toml")],
-                  "papers": {c.paper: site.paper_ref(c.paper)["title"] for c in ep.chapters if c.paper},
-                  "people": {pid: site.name(pid) for pid in ep.speakers.values()},
-                  "proposals": [repr(m) for m in proposals], "options": repr(ReportOptions())}
-
-        def render(slug=slug, ep=ep, proposals=proposals) -> str:
-            digest = content_digest(site, f"episodes/{slug}/transcript.json")
-            report = quality_report(ep, site.people, site.papers, proposals,
-                                    cache_dir=site.project.cache_dir, transcript_digest=digest)
-            issues = [{"kind": i.kind, "severity": round(i.severity, 3), "start": i.start, "message": i.message,
-                       "text": i.text, "speaker": i.speaker, "url": site.moment_url(slug, i.start)}
-                      for i in report.issues]
-            ctx = {"episode": {"slug": slug, "title": ep.title, "url": site.url("episode", slug)},
-                   "issues": issues, "counts": sorted(report.by_kind().items()), "listed": listed,
-                   "og_url": site.absolute(f"episodes/{slug}/report/")}
-            return site.render("report.html", **ctx)
-
-        yield Page(f"episodes/{slug}/report/index.html", inputs, render, listed)
-
-
-def report_link_html(site, slug: str) -> str:
-    """A link to the episode's report for the episode page, only when reports are public."""
-    if not site.config.show_report:
-        return ""
-    from markupsafe import Markup, escape
-
-    url = site.url("episode", slug) + "report/"
-    return Markup(f'<section class="block"><h2>Editors</h2><p><a href="{escape(url)}">Quality report</a></p></section>')

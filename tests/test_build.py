@@ -17,7 +17,7 @@ REPO = Path(__file__).resolve().parent.parent
 
 @pytest.fixture
 def demo(project):
-    """The demo content in a fresh project, built once (pages only: search is task of search.py)."""
+    """The demo content in a fresh project, built once (pages only: search is task of test_search.py)."""
     shutil.rmtree(project.root / "content", ignore_errors=True)
     shutil.copytree(REPO / "content", project.root / "content", ignore=shutil.ignore_patterns(".recap", "*.lock"))
     build_site(open_project(project.root), search=False)
@@ -111,7 +111,7 @@ def test_report_findings_cache_follows_the_transcript(demo):
     utt["text"] = " ".join(["we tried it again"] * 6)
     path.write_text(json.dumps(data), "utf-8")
     os.utime(path, ns=(st.st_atime_ns, st.st_mtime_ns))
-    from pipeline.site.build import Site, content_digest
+    from pipeline.site.model import Site, content_digest
 
     site = Site(open_project(demo))
     new_digest = content_digest(site, "episodes/two-callers/transcript.json")
@@ -128,21 +128,27 @@ def test_report_findings_cache_follows_the_transcript(demo):
 
 def test_related_cache_is_keyed_by_the_catalog(tmp_path):
     pytest.importorskip("sentence_transformers")
+    from pipeline.cache import Cache
     from pipeline.models import Paper
-    from pipeline.site.viz import paper_space
+    from pipeline.site.related import paper_space
 
+    def stored() -> list[str]:
+        return sorted(p.name for p in (tmp_path / "viz").glob("related-*"))
+
+    entry = Cache(tmp_path).entry("viz", "related-2-0.0")
     papers = {"a": Paper(id="a", title="Reward models for preference learning"),
               "b": Paper(id="b", title="Direct preference optimization of language models"),
               "c": Paper(id="c", title="Protein folding with diffusion")}
-    rel = paper_space(papers, tmp_path).related(2, 0.0)
-    cached = list((tmp_path / "viz").glob("related-*.json"))
-    assert len(cached) == 1
+    space = paper_space(papers, tmp_path)
+    rel = space.related(2, 0.0)
+    assert stored() == ["related-2-0.0.pickle"] and entry.load()[0] == space.key
     assert rel["a"][0][0] == "b"
     papers["d"] = Paper(id="d", title="Preference optimization without a reward model")
-    rel2 = paper_space(papers, tmp_path).related(2, 0.0)
+    space2 = paper_space(papers, tmp_path)
+    rel2 = space2.related(2, 0.0)
     assert set(rel2) == {"a", "b", "c", "d"} and rel2["d"][0][0] in {"a", "b"}
-    assert list((tmp_path / "viz").glob("related-*.json")) != cached  # replaced, not piled up
-    assert len(list((tmp_path / "viz").glob("related-*.json"))) == 1
+    assert entry.load()[0] == space2.key != space.key  # the new catalog's lists replaced the old ones
+    assert stored() == ["related-2-0.0.pickle"]  # not piled up
 
 
 def test_transcript_edit_reaches_the_episode_page(demo):
@@ -185,7 +191,7 @@ def test_related_lists_updated_in_place_equal_a_full_computation(seeds):
     import random
 
     from pipeline.embed import embed_texts
-    from pipeline.site.viz import related_from_vectors, update_related
+    from pipeline.site.related import related_from_vectors, update_related
     from pipeline.sources.catalog import merge_papers
     from pipeline.sources.papers import read_papers
 
@@ -210,3 +216,38 @@ def test_related_lists_updated_in_place_equal_a_full_computation(seeds):
         want = related_from_vectors(after, vecs2, k, min_score)
         assert got == want
         assert any(got[i] != old.get(i) for i in after if i not in edited)  # others' lists did change
+
+
+def test_paper_map_without_the_nlp_extra_names_what_to_install(project, run_cli, monkeypatch):
+    """``[site] paper_map`` is on (the default) and the nlp extra is missing (simulated: two of its
+    modules are not found): the build fails with DependencyMissing naming what to install and the
+    setting that turns the map off, instead of a site silently built without it. Turned off, it builds."""
+    import importlib.util
+
+    from pipeline.errors import DependencyMissing
+
+    shutil.rmtree(project.root / "content", ignore_errors=True)
+    shutil.copytree(REPO / "content", project.root / "content", ignore=shutil.ignore_patterns(".recap", "*.lock"))
+    real = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec",
+                        lambda name, *args: None if name in ("sklearn", "tokenizers") else real(name, *args))
+    with pytest.raises(DependencyMissing, match=r"nlp extra \(tokenizers, scikit-learn not installed\) "
+                                                r"\(pip install 'recap\[nlp\]', or set `\[site\] paper_map = false`"):
+        build_site(open_project(project.root), search=False)
+    result = run_cli("build")
+    assert result.exit_code == 1 and "Error: the paper map" in result.output, result.output
+
+    _edit(project.root / "recap.toml", "[site]\n", "[site]\npaper_map = false\n")
+    report = build_site(open_project(project.root), search=False)
+    assert "papers/index.html" in report.written and not any(p.startswith("map/") for p in report.written)
+    related = (project.root / "site" / "papers" / "2305.18290" / "index.html").read_text("utf-8")
+    assert "Related papers" not in related and 'href="/map/"' not in related
+
+
+def test_generators_are_listed_in_build_order():
+    """Every page kind is named in one tuple (no registration by import side effects)."""
+    from pipeline.site.generators import GENERATORS
+
+    assert [g.__name__ for g in GENERATORS] == ["episode_pages", "paper_pages", "poster_pages", "person_pages",
+                                                "index_pages", "map_pages", "report_pages", "feed_pages",
+                                                "static_files"]

@@ -1,4 +1,5 @@
-"""The search index (pipeline/search.py) and its browser side (templates/static/search.js).
+"""The search index (pipeline/site/search.py, its tokenizer in pipeline/site/tokens.py) and its browser
+side (templates/static/search.js).
 
 The incremental update must leave exactly the index a full build would write; an interrupted or
 damaged index is rebuilt; the JavaScript tokenizer agrees with the Python one; the browser finds a
@@ -12,7 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from pipeline.site.search import INDEX_DIR, STATE, SearchDoc, Section, Tokenizer, check_index, update_index
+from pipeline.site.search import INDEX_DIR, STATE, SearchDoc, Section, check_index, update_index
+from pipeline.site.tokens import Tokenizer
 from tests.conftest import served, wait_js, watched_page
 
 REPO = Path(__file__).resolve().parent.parent
@@ -47,7 +49,8 @@ def _corpus() -> dict[str, list[SearchDoc]]:
         "papers/qlora/index.html": [_paper("qlora", "QLoRA", "Efficient finetuning of quantized LLMs on one GPU.")],
         "papers/mirage/index.html": [_paper("mirage", "Are Emergent Abilities a Mirage?",
                                             "Emergent abilities appear due to the researcher's choice of metric.")],
-        "episodes/ep1/index.html": [SearchDoc("episodes/ep1/", "NeurIPS recap", "episode", [Section("Orals and posters.")]),
+        "episodes/ep1/index.html": [SearchDoc("episodes/ep1/", "NeurIPS recap", "episode",
+                                              [Section("Orals and posters.")]),
                                     _passage("ep1", ["We talk about Toolformer today.", "And naïve Bayes in Zürich.",
                                                      "Emergent abilities, once more."])],
     }
@@ -71,7 +74,8 @@ def test_incremental_update_equals_a_full_build(tmp_path):
     first = update_index(inc, _pages(docs))
     assert first.full and first.docs == 5
     # one abstract edited, one page gone, one page new
-    docs["papers/dpo/index.html"] = [_paper("dpo", "Direct Preference Optimization", "Rewritten: a Bradley-Terry model.")]
+    docs["papers/dpo/index.html"] = [_paper("dpo", "Direct Preference Optimization",
+                                            "Rewritten: a Bradley-Terry model.")]
     del docs["papers/qlora/index.html"]
     docs["papers/mamba/index.html"] = [_paper("mamba", "Mamba", "Selective state spaces.")]
     calls: list[str] = []

@@ -8,15 +8,9 @@ import numpy as np
 import pytest
 
 from pipeline.models import Chapter, Episode, Paper, Person, Transcript, Utterance
-from pipeline.site.viz import (
-    UNIDENTIFIED,
-    MapOptions,
-    build_timeline,
-    layout_papers,
-    paper_space,
-    project_2d,
-    related_papers,
-)
+from pipeline.site.papermap import layout_papers, project_2d
+from pipeline.site.related import MapOptions, paper_space, related_papers
+from pipeline.site.timeline import UNIDENTIFIED, build_timeline
 
 
 def _episode() -> Episode:
@@ -73,7 +67,7 @@ def _long_episode(n_turns: int = 6000, seconds: float = 12025.0) -> Episode:
 
 
 def test_long_episode_svg_stays_small_and_escaped(project):
-    from pipeline.site.build import make_env
+    from pipeline.site.templating import make_env
 
     people = {**{f"p{i}": Person(id=f"p{i}", name=f"Person {i}") for i in range(11)},
               "p11": Person(id="p11", name="<img src=x onerror=alert(1)>")}
@@ -106,7 +100,8 @@ TOPICS = {
     "speech": ["Speaker diarization with neural embeddings", "Automatic speech recognition for podcasts",
                "Voice activity detection in noisy recordings", "End-to-end speech transcription at scale"],
     "vision": ["Image segmentation with vision transformers", "Object detection in aerial photographs",
-               "Self-supervised visual representation learning from images", "Convolutional networks for image classification"],
+               "Self-supervised visual representation learning from images",
+               "Convolutional networks for image classification"],
     "chem": ["Predicting molecular properties with graph networks", "Protein structure prediction from sequences",
              "Generative models for drug molecule design", "Quantum chemistry calculations with machine learning"],
 }
@@ -133,7 +128,7 @@ def test_map_is_cached_and_stable_when_a_paper_is_added(catalog, tmp_path):
     o = MapOptions(tsne_min_papers=10, perplexity=3)
     pos = layout_papers(paper_space(catalog, tmp_path, o), tmp_path, o)
     assert set(pos) == set(catalog)
-    assert (tmp_path / "viz" / "layout.json").exists()
+    assert (tmp_path / "viz" / "layout.pickle").exists()
     # papers of one topic are closer to each other than to the others, on average
     def mean_dist(a, b):
         return np.mean([np.hypot(pos[x][0] - pos[y][0], pos[x][1] - pos[y][1]) for x in a for y in b if x != y])
@@ -147,5 +142,32 @@ def test_map_is_cached_and_stable_when_a_paper_is_added(catalog, tmp_path):
     o2 = MapOptions(tsne_min_papers=10, perplexity=3, max_placed_share=0.1)
     pos2 = layout_papers(paper_space(more, tmp_path, o2), tmp_path, o2)
     assert all(pos2[k] == pytest.approx(pos[k]) for k in catalog)  # nobody moved
-    nearest = min(catalog, key=lambda k: np.hypot(pos2[k][0] - pos2["speech-new"][0], pos2[k][1] - pos2["speech-new"][1]))
+    new_x, new_y = pos2["speech-new"]
+    nearest = min(catalog, key=lambda k: np.hypot(pos2[k][0] - new_x, pos2[k][1] - new_y))
     assert nearest.startswith("speech")
+
+
+def test_layout_of_an_older_recap_is_kept(catalog, tmp_path, monkeypatch):
+    """A map laid out by a recap that kept it in viz/layout.json keeps every place after the upgrade (the
+    layout moves into the cache entry once; nothing is projected again)."""
+    import json
+
+    from pipeline.cache import Cache
+    from pipeline.site import papermap
+
+    o = MapOptions(tsne_min_papers=10, perplexity=3)
+    space = paper_space(catalog, tmp_path, o)
+    pos = layout_papers(space, tmp_path, o)
+    okey, stored = Cache(tmp_path).entry("viz", "layout").load()
+    (tmp_path / "viz" / "layout.pickle").unlink()
+    moved = {pid: [round(1 - x, 5), y, h] for pid, (x, y, h) in stored.items()}  # a layout of its own
+    (tmp_path / "viz" / "layout.json").write_text(json.dumps({"options": okey, "papers": moved}))
+
+    def no_projection(*args, **kwargs):
+        raise AssertionError("projected again")
+
+    monkeypatch.setattr(papermap, "project_2d", no_projection)
+    again = layout_papers(space, tmp_path, o)
+    assert again == {pid: (x, y) for pid, (x, y, _) in moved.items()} != pos
+    assert not (tmp_path / "viz" / "layout.json").exists() and (tmp_path / "viz" / "layout.pickle").exists()
+    assert layout_papers(space, tmp_path, o) == again

@@ -1,5 +1,6 @@
-"""Feeds built with lxml (never by string concatenation): the RSS 2.0 podcast feed with the
-Podcasting 2.0 ``podcast:`` namespace, and ``sitemap.xml``.
+"""Feeds built with lxml (never by string concatenation): the RSS 2.0 podcast feed (``feed.xml``) with
+the Podcasting 2.0 ``podcast:`` namespace, and ``sitemap.xml`` (made by the builder after every other
+page, from the listed HTML pages: :func:`sitemap_page`).
 
 Output is deterministic (no "now" timestamps), so an unchanged site gives byte-identical feeds.
 """
@@ -7,19 +8,20 @@ Output is deterministic (no "now" timestamps), so an unchanged site gives byte-i
 from __future__ import annotations
 
 import mimetypes
+from collections.abc import Iterator
 from datetime import UTC, datetime
 from email.utils import format_datetime
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import Any
 from urllib.parse import urlsplit
 
 from lxml import etree
 
 from pipeline.export import site_path
-
-if TYPE_CHECKING:
-    from pipeline.models import Episode
-    from pipeline.site.build import Site
+from pipeline.models import Episode
+from pipeline.serialize import to_data
+from pipeline.site.model import Page, Site, audio_source, audio_url, content_digest, file_stamp
+from pipeline.site.paragraphs import shorten
 
 PODCAST_NS = "https://podcastindex.org/namespace/1.0"
 ITUNES_NS = "http://www.itunes.com/dtds/podcast-1.0.dtd"
@@ -32,7 +34,7 @@ _MIME = {".mp3": "audio/mpeg", ".m4a": "audio/mp4", ".ogg": "audio/ogg", ".opus"
          ".aac": "audio/aac", ".mp4": "video/mp4"}
 
 
-def _sub(parent, tag: str, text: str | None = None, **attrs: str):
+def _sub(parent: Any, tag: str, text: str | None = None, **attrs: str | None) -> Any:
     el = etree.SubElement(parent, tag, {k: v for k, v in attrs.items() if v is not None})
     if text is not None:
         el.text = text
@@ -60,8 +62,6 @@ def _duration(seconds: float | None) -> str | None:
 
 def rss_feed(site: Site, episodes: list[Episode]) -> bytes:
     """RSS 2.0 with itunes: and podcast: elements for every episode (newest first)."""
-    from pipeline.site.build import _audio_source, _audio_url, _shorten
-
     cfg = site.config
     nsmap = {"podcast": PODCAST_NS, "itunes": ITUNES_NS, "atom": ATOM_NS, "content": CONTENT_NS}
     rss = etree.Element("rss", nsmap=nsmap, version="2.0")
@@ -93,18 +93,18 @@ def rss_feed(site: Site, episodes: list[Episode]) -> bytes:
         _sub(item, "link", page)
         _sub(item, "guid", page, isPermaLink="true")
         text = ep.summary.text if ep.summary else ep.description
-        _sub(item, "description", _shorten(text, 120) if text else ep.title)
+        _sub(item, "description", shorten(text, 120) if text else ep.title)
         pub = _rfc822(ep.date)
         if pub:
             _sub(item, "pubDate", pub)
-        audio_url = _audio_url(site, ep)
-        if audio_url:
-            src = _audio_source(site, ep)
+        media = audio_url(site, ep)
+        if media:
+            src = audio_source(site, ep)
             if src is not None or urlsplit(ep.audio or "").scheme:
                 length = str(src.stat().st_size) if src is not None else "0"
-                suffix = Path(urlsplit(audio_url).path).suffix.lower()
-                mime = _MIME.get(suffix) or mimetypes.guess_type(audio_url)[0] or "audio/mpeg"
-                full = audio_url if urlsplit(audio_url).scheme else site.absolute(audio_url[len(site.base):])
+                suffix = Path(urlsplit(media).path).suffix.lower()
+                mime = _MIME.get(suffix) or mimetypes.guess_type(media)[0] or "audio/mpeg"
+                full = media if urlsplit(media).scheme else site.absolute(media[len(site.base):])
                 _sub(item, "enclosure", url=full, length=length, type=mime)
         duration = _duration(ep.duration or ep.transcript.duration)
         if duration:
@@ -144,3 +144,23 @@ def sitemap(site: Site, html_paths: list[str]) -> bytes:
         url = etree.SubElement(urlset, "url")
         etree.SubElement(url, "loc").text = site.absolute(rel)
     return etree.tostring(urlset, xml_declaration=True, encoding="UTF-8", pretty_print=True)
+
+
+def feed_pages(site: Site) -> Iterator[Page]:
+    """``feed.xml``: every episode, newest first."""
+    episodes = sorted(site.episodes.values(), key=lambda e: (e.date or "", e.slug), reverse=True)
+    # the episodes' records by file digest (serialising 50 episodes' chapters and mentions to hash
+    # them cost seconds at conference scale); of the transcript, the feed shows only its length
+    inputs = {"config": to_data(site.config), "base_url": site.base_url,
+              "episodes": [[e.slug, [content_digest(site, f"episodes/{e.slug}/{name}")
+                                     for name in ("episode.toml", "description.md", "chapters.toml")],
+                            site.texts[e.slug].duration, site.texts[e.slug].spoken] for e in episodes],
+              "people": to_data(site.people),
+              "audio": {e.slug: file_stamp(audio_source(site, e)) for e in episodes}}
+    yield Page("feed.xml", inputs, lambda: rss_feed(site, episodes))
+
+
+def sitemap_page(site: Site, pages: list[Page]) -> Page:
+    """``sitemap.xml`` of the listed HTML pages among ``pages`` (every page the generators made)."""
+    listed = [p.path for p in pages if p.listed and p.path.endswith(".html")]
+    return Page("sitemap.xml", listed, lambda: sitemap(site, listed), listed=False)

@@ -1,9 +1,9 @@
 """The search index: static, sharded by term, and updated in place when a few pages change.
 
 The site's search runs in the browser on files under ``site/search-index/``; no server, no
-request leaving the site. What is indexed: every episode, paper, poster and person page, and each
-episode's transcript as *passages* (up to :data:`PASSAGE_PARAGRAPHS` paragraphs of one chapter,
-each paragraph with its anchor), so a hit on words said opens the episode at that paragraph.
+request leaving the site. What is indexed are the pages' search documents (:class:`SearchDoc`, made
+by :mod:`pipeline.site.searchdocs`): every episode, paper, poster and person page, and each
+episode's transcript as passages, so a hit on words said opens the episode at that paragraph.
 
 Files (all JSON, small, named so an unchanged part of the index keeps its bytes):
 
@@ -22,48 +22,38 @@ sentence added to an abstract rewrites the shards of its new words only. ``site/
 the bookkeeping (page -> its hash and document numbers); it is removed while the index is being
 changed, so an interrupted update is followed by a full rebuild, never by a half-updated index.
 
-The tokenizer is defined twice, here and in ``templates/static/search.js``, and must agree:
-Unicode NFKD without combining marks, lower case, runs of letters and digits, stop words dropped,
-and (for English) plural endings removed (Harman's S-stemmer). ``tests/test_search.py`` runs both
-on the same words.
+The tokenizer (:mod:`pipeline.site.tokens`) is defined twice, there and in
+``templates/static/search.js``, and both must agree.
 """
 
 from __future__ import annotations
 
 import bisect
 import contextlib
-import functools
 import json
 import logging
 import math
 import re
 import shutil
-import unicodedata
 from collections import Counter
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from pipeline.errors import StageError
+from pipeline.files import atomic_write
+from pipeline.site.tokens import Tokenizer
 
 log = logging.getLogger(__name__)
 
 INDEX_DIR = "search-index"
 STATE = ".recap-search.json"
 INDEX_VERSION = 2  # 2: lengths on a log grid, numbers kept by re-indexed pages
-PASSAGE_PARAGRAPHS = 6
-"""Transcript paragraphs per passage (a passage never spans two chapters)."""
 TITLE_WEIGHT = 3
 """A word of the title counts as this many words of the body."""
 KEY_CHARS = 4
 TYPES = ("episode", "paper", "poster", "person")
-
-STOP_WORDS = {
-    "en": sorted("""a an and are as at be but by can could did do does for from had has have he her his how i if
-    in into is it its me my no not of on or our she so than that the their them then there these they this those
-    to us was we were what when where which who why will with would you your um uh""".split()),
-}
-
 
 @dataclass
 class Section:
@@ -83,70 +73,10 @@ class SearchDoc:
 DocsFn = Callable[[], list[SearchDoc]]
 
 
-# -- tokens ----------------------------------------------------------------------------------------
-_WORD = re.compile(r"[^\W_]+")
-
-
-@dataclass(frozen=True)
-class Tokenizer:
-    language: str = "en"
-
-    @property
-    def stem(self) -> str:
-        return "en" if self.language.lower().startswith("en") else ""
-
-    @property
-    def stop(self) -> list[str]:
-        return STOP_WORDS.get(self.stem, [])
-
-    def settings(self) -> dict:
-        return {"v": INDEX_VERSION, "stem": self.stem, "stop": self.stop}
-
-    def terms(self, text: str) -> list[str]:
-        if not text.isascii():
-            text = _strip_marks(unicodedata.normalize("NFKD", text))
-        stop = _stop_set(self.stem)
-        words = [w for w in _WORD.findall(text.lower()) if w not in stop]
-        return [s_stem(w) for w in words] if self.stem == "en" else words
-
-
-class _Marks(dict):
-    """A ``str.translate`` table that drops combining marks (Unicode category M), filled in as
-    characters are met: C-speed for characters seen before, and no scan of all of Unicode up front
-    (building a full table took 90 ms of every build that met one accent)."""
-
-    def __missing__(self, code: int) -> int | None:
-        value = None if unicodedata.category(chr(code)).startswith("M") else code
-        self[code] = value
-        return value
-
-
-_MARKS = _Marks()
-
-
-def _strip_marks(text: str) -> str:
-    """``text`` without combining marks (as the browser's ``replace(/\\p{M}/gu, "")``)."""
-    return text.translate(_MARKS)
-
-
-def _stop_set(stem: str, _cache: dict = {}) -> frozenset:  # noqa: B006 - a per-process cache
-    if stem not in _cache:
-        _cache[stem] = frozenset(STOP_WORDS.get(stem, []))
-    return _cache[stem]
-
-
-@functools.lru_cache(maxsize=1 << 17)
-def s_stem(word: str) -> str:
-    """Harman's S-stemmer (plural endings only: conservative, and easy to mirror in JavaScript)."""
-    if len(word) < 4 or not word.isalpha():
-        return word
-    if word.endswith("ies") and not word.endswith(("eies", "aies")):
-        return word[:-3] + "y"
-    if word.endswith("es") and not word.endswith(("aes", "ees", "oes")):
-        return word[:-1]
-    if word.endswith("s") and not word.endswith(("us", "ss")):
-        return word[:-1]
-    return word
+# -- terms and shards ----------------------------------------------------------------------------
+def _settings(tok: Tokenizer) -> dict:
+    """What the browser needs to tokenize queries as the index was built (kept in meta.json)."""
+    return {"v": INDEX_VERSION, "stem": tok.stem, "stop": tok.stop}
 
 
 def shard_key(term: str) -> str:
@@ -186,17 +116,17 @@ def _fragment(doc: SearchDoc) -> dict:
 
 
 def _from_fragment(data: dict) -> SearchDoc:
-    return SearchDoc(data["u"], data["t"], data["k"], [Section(text, anchor, heading) for anchor, heading, text in data["s"]])
+    sections = [Section(text, anchor, heading) for anchor, heading, text in data["s"]]
+    return SearchDoc(data["u"], data["t"], data["k"], sections)
 
 
-def _dump(obj) -> bytes:
+def _dump(obj: Any) -> bytes:
     return json.dumps(obj, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
 
 
 def _write(path: Path, data: bytes) -> None:
-    from pipeline.site.build import _write as atomic
-
-    atomic(path, data)
+    """Atomic replace without fsync: the index is rebuilt from the site at will."""
+    atomic_write(path, data, durable=False)
 
 
 # -- the index -------------------------------------------------------------------------------------
@@ -237,7 +167,7 @@ def _load_state(out: Path, tok: Tokenizer) -> dict | None:
         state = json.loads((out / STATE).read_text("utf-8"))
     except (OSError, ValueError):
         return None
-    if not isinstance(state, dict) or state.get("settings") != tok.settings() \
+    if not isinstance(state, dict) or state.get("settings") != _settings(tok) \
             or not (out / INDEX_DIR / "meta.json").is_file():
         return None
     return state
@@ -324,7 +254,7 @@ def _full(out: Path, pages: dict[str, tuple[str, DocsFn]], tok: Tokenizer) -> In
         root.rename(stale)
     fresh.rename(root)
     shutil.rmtree(stale, ignore_errors=True)
-    state = {"settings": tok.settings(), "next": len(numbered), "pages": page_docs,
+    state = {"settings": _settings(tok), "next": len(numbered), "pages": page_docs,
              "docs": {str(n): v for n, v in info.items()}}
     _finish(out, state)
     return IndexUpdate(docs=len(numbered), shards=len(shards), full=True)
@@ -367,28 +297,7 @@ def _incremental(out: Path, pages: dict[str, tuple[str, DocsFn]], tok: Tokenizer
     for num in gone:
         docs_info.pop(str(num), None)
     docs_info.update({str(n): v for n, v in info.items()})
-    shards = 0
-    for key in set(minus) | set(plus):
-        old_terms, new_terms = minus.get(key, {}), plus.get(key, {})
-        terms = [t for t in set(old_terms) | set(new_terms) if old_terms.get(t) != new_terms.get(t)]
-        if not terms:
-            continue
-        path = root / "t" / f"{shard_file(key)}.json"
-        try:
-            shard = json.loads(path.read_bytes()) if path.exists() else {}
-        except (OSError, ValueError) as exc:
-            raise _Rebuild(f"shard {path.name} unreadable ({exc})") from exc
-        for term in terms:
-            postings = _with(_without(shard.get(term, []), old_terms.get(term, {})), new_terms.get(term, {}))
-            if postings:
-                shard[term] = postings
-            else:
-                shard.pop(term, None)
-        if shard:
-            _write(path, _dump(dict(sorted(shard.items()))))
-        else:
-            path.unlink(missing_ok=True)
-        shards += 1
+    shards = _rewrite_shards(root, minus, plus)
     kept = {num for num, _ in new_docs}
     for num in gone:
         if num not in kept:
@@ -396,6 +305,34 @@ def _incremental(out: Path, pages: dict[str, tuple[str, DocsFn]], tok: Tokenizer
     state["next"] = next_num
     _finish(out, state)
     return IndexUpdate(docs=len(new_docs), removed=len(gone), shards=shards)
+
+
+def _rewrite_shards(root: Path, minus: dict, plus: dict) -> int:
+    """Rewrite the shards whose postings changed: ``minus`` are the postings of the documents
+    replaced or removed, ``plus`` those of the new ones (both by shard key). Returns how many."""
+    shards = 0
+    for key in set(minus) | set(plus):
+        old_terms, new_terms = minus.get(key, {}), plus.get(key, {})
+        terms = [t for t in set(old_terms) | set(new_terms) if old_terms.get(t) != new_terms.get(t)]
+        if not terms:
+            continue
+        shard_path = root / "t" / f"{shard_file(key)}.json"
+        try:
+            shard = json.loads(shard_path.read_bytes()) if shard_path.exists() else {}
+        except (OSError, ValueError) as exc:
+            raise _Rebuild(f"shard {shard_path.name} unreadable ({exc})") from exc
+        for term in terms:
+            postings = _with(_without(shard.get(term, []), old_terms.get(term, {})), new_terms.get(term, {}))
+            if postings:
+                shard[term] = postings
+            else:
+                shard.pop(term, None)
+        if shard:
+            _write(shard_path, _dump(dict(sorted(shard.items()))))
+        else:
+            shard_path.unlink(missing_ok=True)
+        shards += 1
+    return shards
 
 
 def _finish(out: Path, state: dict) -> None:
@@ -441,68 +378,6 @@ def check_index(out: Path) -> list[str]:
         if missing:
             problems.append(f"{INDEX_DIR}/t/{shard.name}: names missing documents {sorted(missing)[:5]}")
     return problems
-
-
-# -- documents of the site's pages -----------------------------------------------------------------
-def transcript_passages(site, slug: str) -> list[SearchDoc]:
-    """An episode's transcript as passages of up to PASSAGE_PARAGRAPHS paragraphs of one chapter."""
-    from pipeline.export import site_path
-    from pipeline.timefmt import format_timestamp
-
-    ep = site.episodes[slug]
-    titles = {i: c.title for i, c in enumerate(ep.chapters)}
-    groups: list[list] = []
-    for p in site.paragraphs[slug]:
-        if not groups or len(groups[-1]) >= PASSAGE_PARAGRAPHS or p.chapter != groups[-1][0].chapter:
-            groups.append([])
-        groups[-1].append(p)
-    out = []
-    for group in groups:
-        first = group[0]
-        where = titles.get(first.chapter) if first.chapter is not None else None
-        title = f"{ep.title} · {format_timestamp(first.start)}" + (f" · {where}" if where else "")
-        out.append(SearchDoc(site_path("episode", slug), title, "episode", [
-            Section(p.text, p.id, format_timestamp(p.start) + (f" · {p.speaker}" if p.speaker else ""))
-            for p in group]))
-    return out
-
-
-def _docs_text(*parts: str | None) -> str:
-    return "\n".join(p for p in parts if p)
-
-
-def paper_docs(site, paper) -> list[SearchDoc]:
-    from pipeline.export import site_path
-
-    text = _docs_text(" ".join(paper.aliases), ", ".join(paper.authors), paper.venue, paper.abstract,
-                      *(n.text for n in paper.notes))
-    return [SearchDoc(site_path("paper", paper.id), paper.title, "paper", [Section(text)])]
-
-
-def episode_docs(site, ep) -> list[SearchDoc]:
-    from pipeline.export import site_path
-
-    text = _docs_text(ep.description, ep.summary.text if ep.summary else None,
-                      *(c.title for c in ep.chapters),
-                      *(c.summary.text for c in ep.chapters if c.summary))
-    return [SearchDoc(site_path("episode", ep.slug), ep.title, "episode", [Section(text)]),
-            *transcript_passages(site, ep.slug)]
-
-
-def poster_docs(site, poster) -> list[SearchDoc]:
-    from pipeline.export import site_path
-
-    ref = site.paper_ref(poster.paper)
-    title = ref["title"] if ref else poster.id
-    text = _docs_text(", ".join(site.name(p) for p in poster.presenters), poster.excerpt)
-    return [SearchDoc(site_path("poster", poster.id), title, "poster", [Section(text)])]
-
-
-def person_docs(site, person) -> list[SearchDoc]:
-    from pipeline.export import site_path
-
-    text = _docs_text(" ".join(person.aliases), person.affiliation)
-    return [SearchDoc(site_path("person", person.id), person.name, "person", [Section(text)])]
 
 
 def write_index(out: Path, pages: dict[str, tuple[str, DocsFn]], language: str, *, full: bool) -> IndexUpdate:

@@ -9,9 +9,14 @@ import logging
 import re
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING, Any, BinaryIO
 
 from pipeline.config import Project
+
+if TYPE_CHECKING:
+    from pipeline.site.build import BuildReport
 
 log = logging.getLogger(__name__)
 
@@ -36,10 +41,12 @@ class _Handler(http.server.SimpleHTTPRequestHandler):
     """The stdlib's static file handler plus HTTP Range requests (single range), which browsers
     need to seek in audio: without them a player can only play from the start."""
 
-    def log_message(self, format: str, *args) -> None:  # noqa: A002 - the stdlib's name
+    _remaining: int | None = None  # bytes of the requested range still to send
+
+    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - the stdlib's name
         log.debug("serve: " + format, *args)
 
-    def send_head(self):
+    def send_head(self) -> BinaryIO | None:
         rng = self.headers.get("Range", "")
         m = re.fullmatch(r"bytes=(\d*)-(\d*)", rng.strip())
         path = Path(self.translate_path(self.path))
@@ -67,8 +74,8 @@ class _Handler(http.server.SimpleHTTPRequestHandler):
         self.end_headers()
         return f
 
-    def copyfile(self, source, outputfile) -> None:
-        remaining = getattr(self, "_remaining", None)
+    def copyfile(self, source: Any, outputfile: Any) -> None:
+        remaining = self._remaining
         if remaining is None:
             return super().copyfile(source, outputfile)
         self._remaining = None
@@ -86,7 +93,7 @@ class _Handler(http.server.SimpleHTTPRequestHandler):
 class _Server(http.server.ThreadingHTTPServer):
     daemon_threads = True
 
-    def handle_error(self, request, client_address) -> None:
+    def handle_error(self, request: Any, client_address: Any) -> None:
         import sys
 
         if isinstance(sys.exc_info()[1], (BrokenPipeError, ConnectionResetError)):
@@ -103,7 +110,8 @@ def make_server(directory: Path, port: int = 8000, host: str = "127.0.0.1") -> h
 
 
 def serve(project: Project, port: int = 8000, *, interval: float = 1.0,
-          on_build=None, on_ready=None, stop: threading.Event | None = None) -> None:
+          on_build: Callable[[BuildReport], object] | None = None, on_ready: Callable[[str], object] | None = None,
+          stop: threading.Event | None = None) -> None:
     """Build, serve ``project.site_dir`` at ``http://127.0.0.1:PORT/`` (base URL "/"), and rebuild
     incrementally whenever a file under content/ or templates/ changes. Runs until ``stop`` is set
     or Ctrl-C."""

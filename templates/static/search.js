@@ -1,8 +1,8 @@
-/* Site search on recap's static index (search-index/, written by pipeline/search.py): a query
+/* Site search on recap's static index (search-index/, written by pipeline/site/search.py): a query
    downloads meta.json, the shard of each of its words (t/<first 4 letters>.json) and the documents
    of the results shown (d/<n>.json). Nothing leaves the site, nothing is inserted as HTML: results
    and excerpts are built from text nodes, with <mark> around the words that matched.
-   The tokenizer below mirrors pipeline/search.py (Tokenizer, s_stem); tests/test_search.py runs
+   The tokenizer below mirrors pipeline/site/tokens.py (Tokenizer, s_stem); tests/test_search.py runs
    both on the same words. Ranking: BM25 over the documents that hold every word of the query (the
    last word also matches as a prefix, so results come while typing). */
 (function () {
@@ -34,7 +34,7 @@
 
   function meta() { return json("meta.json"); }
 
-  // -- tokens (as pipeline/search.py) --------------------------------------------------------------
+  // -- tokens (as pipeline/site/tokens.py) ---------------------------------------------------------
   function sStem(w) {
     if (w.length < 4 || !/^\p{L}+$/u.test(w)) return w;
     if (/ies$/.test(w) && !/[ea]ies$/.test(w)) return w.slice(0, -3) + "y";
