@@ -4,7 +4,8 @@
     .venv/bin/python bench/align.py --notes tests/data/neurips-2023-recap.shownotes-full.txt --until 99999
 
 Without --truth the truth is read from the show notes (the seeds' dev notes: six chapters; or
-``--notes``: the speakers and the paper each chapter is about, by title). Prints one table row per setting: boundary precision/recall
+``--notes``: the speakers and the paper each chapter is about, by title). Prints one table row per setting:
+boundary precision/recall
 within 15 s and 30 s (spurious boundaries counted before --until only, since the notes stop there),
 chapters within 2 s, link accuracy, name accuracy, and the wall-clock and CPU seconds align took (the
 embedding run loads the model and embeds cold), against a lexical-only run as the baseline.

@@ -45,8 +45,10 @@ _NOT_NAMES = {
 
 _SELF_INTRO = [
     re.compile(rf"\b[Mm]y name(?:'s| is)\s+(?P<name>{NAME})"),
-    re.compile(rf"(?:^|[.,!?]\s+|\b[Hh]i,?\s+|\b[Hh]ello,?\s+|\b[Aa]nd\s+|\b[Ss]o\s+)I(?:'?m| am)\s+(?P<name>{NAME})(?=\s*(?:[.,;!?]|$|and\b|from\b|in\b|at\b))"),
-    re.compile(rf"(?:^|[.,!?]\s+)[Tt]his is\s+(?P<name>{NAME})(?=\s*(?:[.,;!?]|$|with\b|from\b|and\b|here\b|in\b|at\b))"),
+    re.compile(rf"(?:^|[.,!?]\s+|\b[Hh]i,?\s+|\b[Hh]ello,?\s+|\b[Aa]nd\s+|\b[Ss]o\s+)I(?:'?m| am)\s+(?P<name>{NAME})"
+               r"(?=\s*(?:[.,;!?]|$|and\b|from\b|in\b|at\b))"),
+    re.compile(rf"(?:^|[.,!?]\s+)[Tt]his is\s+(?P<name>{NAME})"
+               r"(?=\s*(?:[.,;!?]|$|with\b|from\b|and\b|here\b|in\b|at\b))"),
 ]
 _ANNOUNCE = re.compile(
     r"\b(?:(?:i'?m|we'?re|i am|we are)\s+(?:\w+\s+){0,3}?(?:presenting|to present|talk(?:ing)? about|"
@@ -74,25 +76,31 @@ _HANDOVER = [
     # a session chair: "please welcome Wei Zhang", "our next speaker is Anna Novak", "the floor is yours",
     # "it is my pleasure to introduce Carlos Garcia"
     (re.compile(rf"\b(?:[Pp]lease (?:help me )?welcome|[Ll]et'?s (?:all )?welcome|[Jj]oin me in welcoming|"
-                rf"(?:[Gg]ive|[Ll]et'?s give) (?:a |it up for )?(?:(?:warm|big) )?(?:welcome|round of applause) (?:to|for))"
+                r"(?:[Gg]ive|[Ll]et'?s give) (?:a |it up for )?(?:(?:warm|big) )?"
+                r"(?:welcome|round of applause) (?:to|for))"
                 rf"(?:\s+our (?:next |first |last |final )?(?:speaker|presenter)s?,?)?(?:\s+(?P<name>{NAME}))?"), 2.0),
     (re.compile(rf"\b(?:[Oo]ur|[Tt]he) (?:next|first|last|final|following) (?:speaker|presenter)"
                 rf"(?: today| this (?:morning|afternoon))? (?:is|will be)\s+(?P<name>{NAME})"), 1.8),
     (re.compile(r"\b(?:without further ado|the (?:floor|stage|mic) is (?:all )?yours|take it away)\b", re.I), 1.8),
-    (re.compile(rf"\b(?:(?:[Ii]'?d|[Ii] would) like to|(?:[Ii]t'?s|[Ii]t is) (?:my|a) (?:great |real )?(?:pleasure|honou?r) to|"
-                rf"[Ii]'?m (?:pleased|delighted|honou?red) to) (?:introduce|welcome)\s+(?:our (?:next |first )?(?:speaker|presenter),?\s+)?"
+    (re.compile(r"\b(?:(?:[Ii]'?d|[Ii] would) like to|(?:[Ii]t'?s|[Ii]t is) (?:my|a) (?:great |real )?"
+                r"(?:pleasure|honou?r) to|[Ii]'?m (?:pleased|delighted|honou?red) to) (?:introduce|welcome)\s+"
+                r"(?:our (?:next |first )?(?:speaker|presenter),?\s+)?"
                 rf"(?P<name>{NAME})"), 1.8),
 ]
 _POSTER_LEAD = re.compile(r"\bposters?\b|\bq\s*&\s*a\b|\b(?:our|a bit of|the) (?:chat|conversation)\b", re.I)
 _NONSPEECH = re.compile(r"^\s*[\[(][^\])]*[\])]\s*$")
-_GREETING = re.compile(r"^\W*(?:(?:hi|hello|hey|good (?:morning|afternoon|evening))(?:,? (?:everyone|everybody|all|folks|there))?|"
+_GREETING = re.compile(r"^\W*(?:(?:hi|hello|hey|good (?:morning|afternoon|evening))"
+                       r"(?:,? (?:everyone|everybody|all|folks|there))?|"
                        r"thank you(?: (?:very much|so much|all|everyone))?|thanks(?: everyone)?|okay|all right|alright|"
                        r"so|yeah|great)\W*$", re.I)
-_WITHIN_TALK = re.compile(r"\b(?:hand(?:ing)? it (?:over|off) to|turn it over to|back to|pass it (?:over |on )?to)\s+[A-Z]")
+_WITHIN_TALK = re.compile(
+    r"\b(?:hand(?:ing)? it (?:over|off) to|turn it over to|back to|pass it (?:over |on )?to)\s+[A-Z]"
+)
 
 
 _ANNOUNCED = re.compile(
-    r"\b(?:presenting|present|talk(?:ing)? (?:to you )?about|introduce)\s+(?:to you\s+)?(?:our (?:work|paper),?\s+|what\s+)?"
+    r"\b(?:presenting|present|talk(?:ing)? (?:to you )?about|introduce)\s+(?:to you\s+)?"
+    r"(?:our (?:work|paper),?\s+|what\s+)?"
     r"(?P<t>[A-Z][\w'-]*(?:\s+(?:[A-Z][\w'-]*|of|for|and|the|in|on|with|a|to)){0,7})")
 
 

@@ -75,6 +75,41 @@ def _strip_et_al(name: str) -> str:
     return re.sub(r"\s*\bet\.? al\.?\s*$", "", name).strip()
 
 
+@dataclass
+class _ChapterNames:
+    """What a chapter's spoken names are resolved against: "I'm Tim" becomes the full name in the notes,
+    the paper's authors, an earlier chapter, the people known or the catalog."""
+
+    resolved: list[str]  # names already resolved in this chapter
+    notes_names: list[str]
+    full_authors: list[str]
+    surnames: list[str]  # "Dettmers et al.": only the surname is known
+    said_in_full: list[str]  # "here's Jeff Dean and Greg Corrado"
+    first_intro: str | None
+    earlier_names: list[str]
+    people: dict[str, Person]  # read when used: the chapter's loop adds people
+    catalog_authors: list[str]
+
+    def resolve(self, name: str, at: int | None, depth: int = 0) -> str:
+        full = resolve_name(name, self.resolved, self.notes_names, self.full_authors)
+        if full is None and at is not None and name == self.first_intro:
+            # the chapter's first self-introduction is most likely the presenter the notes name
+            close = [n for n in self.notes_names if sounds_like(name, n)]
+            full = close[0] if len(close) == 1 else None
+        if full is None:  # "My name is Samir" again, in the poster session after his talk
+            full = resolve_name(name, self.earlier_names)
+        if full is None and len(name.split()) >= 2:
+            known = [p.name for p in self.people.values()]
+            full = resolve_name(name, known) or resolve_name(name, self.catalog_authors, strict=True)
+        if full is None and self.surnames and (len(name.split()) >= 2 or name == self.first_intro):
+            full = _with_surname(name, self.surnames, first=name == self.first_intro)
+        if full is None and len(name.split()) < 2 and depth == 0:
+            longer = resolve_name(name, self.said_in_full)  # "I'm Jeff" after "here's Jeff Dean"
+            if longer is not None:
+                full = self.resolve(longer, at, 1)
+        return full or name
+
+
 def _with_surname(spoken: str, surnames: list[str], *, first: bool) -> str | None:
     """A speaker's full name from what they say and the catalog's surname-only author ("Dettmers et
     al."): "Tim" + "Dettmers" when they are the first to introduce themselves (most often the
@@ -197,7 +232,9 @@ def align_episode(episode: Episode, papers: dict[str, Paper], people: dict[str, 
     chapters = [replace(c, speakers=list(c.speakers)) for c in episode.chapters]
     if not utts:
         notes.append("no transcript: chapters left as they are")
-        return AlignResult(chapters, list(episode.mentions), dict(episode.speakers), [], [], list(episode.papers), notes)
+        return AlignResult(
+            chapters, list(episode.mentions), dict(episode.speakers), [], [], list(episode.papers), notes
+        )
 
     fixed = [c for c in chapters if c.source in ("notes", "person")]
     # with notes, lexical cues are enough to confirm or shift their times
@@ -215,7 +252,9 @@ def align_episode(episode: Episode, papers: dict[str, Paper], people: dict[str, 
 
     host = _find_host(utts, chapters, people, notes)
 
-    catalog_authors = sorted({n for p in papers.values() for a in p.authors if len((n := _strip_et_al(a)).split()) >= 2})
+    catalog_authors = sorted(
+        {n for p in papers.values() for a in p.authors if len((n := _strip_et_al(a)).split()) >= 2}
+    )
     votes: dict[str, Counter[str]] = defaultdict(Counter)
     covered: list[str] = list(episode.papers)
     earlier_names: list[str] = []  # people who spoke in the chapters before (not the host)
@@ -255,13 +294,15 @@ def align_episode(episode: Episode, papers: dict[str, Paper], people: dict[str, 
                 hint=hint, embed_sim=embed_sim, min_score=opts.link_min_score, margin=opts.link_margin,
                 presented=presented,
                 # a poster session where nobody new is named, after a talk: most likely the same work
-                continues=chapters[k - 1].paper if k and c.kind == "poster" and not spoken and not notes_names else None)
+                continues=(chapters[k - 1].paper if k and c.kind == "poster" and not spoken and not notes_names
+                           else None))
             if pid is not None:
                 paper = papers[pid]
                 c.paper = pid
                 if c.source == "auto":
                     c.confidence = round(min(c.confidence, conf) if c.confidence else conf, 3)
-            log.debug("chapter %s: %s", format_timestamp(c.start), [(e.paper, round(e.score, 2), e.reasons) for e in ranked[:3]])
+            log.debug("chapter %s: %s", format_timestamp(c.start),
+                      [(e.paper, round(e.score, 2), e.reasons) for e in ranked[:3]])
         if c.paper and c.paper not in covered:
             covered.append(c.paper)
 
@@ -275,30 +316,14 @@ def align_episode(episode: Episode, papers: dict[str, Paper], people: dict[str, 
         said_in_full = [n for n, _ in spoken if len(n.split()) >= 2]  # "here's Jeff Dean and Greg Corrado"
         first_intro = next((n for n, at in spoken if at is not None), None)
 
-        def resolve(name: str, at: int | None, depth: int = 0) -> str:
-            full = resolve_name(name, resolved, notes_names, full_authors)
-            if full is None and at is not None and name == first_intro:
-                # the chapter's first self-introduction is most likely the presenter the notes name
-                close = [n for n in notes_names if sounds_like(name, n)]
-                full = close[0] if len(close) == 1 else None
-            if full is None:  # "My name is Samir" again, in the poster session after his talk
-                full = resolve_name(name, earlier_names)
-            if full is None and len(name.split()) >= 2:
-                full = (resolve_name(name, [p.name for p in people.values()])
-                        or resolve_name(name, catalog_authors, strict=True))
-            if full is None and surnames and (len(name.split()) >= 2 or name == first_intro):
-                full = _with_surname(name, surnames, first=name == first_intro)
-            if full is None and len(name.split()) < 2 and depth == 0:
-                longer = resolve_name(name, said_in_full)  # "I'm Jeff" after "here's Jeff Dean"
-                if longer is not None:
-                    full = resolve(longer, at, 1)
-            return full or name
+        names = _ChapterNames(resolved, notes_names, full_authors, surnames, said_in_full, first_intro,
+                              earlier_names, people, catalog_authors)
 
         for name, at in spoken:
             if host is not None and resolve_name(name, [host.name, *host.aliases]):
                 person = host
             else:
-                person = person_for(people, resolve(name, at), spoken=name)
+                person = person_for(people, names.resolve(name, at), spoken=name)
                 resolved.append(person.name)
             if person.id not in ids and not person.host:
                 ids.append(person.id)

@@ -54,8 +54,12 @@ _CHAPTER = re.compile(
     rf"^\s*(?:[-+*]\s+|\d+[.)]\s+)?(?:\[(?P<a>{_TS})\]|\((?P<b>{_TS})\)|(?P<c>{_TS})(?=[\s\-–—:|]))"
     rf"\s*[-–—:|]?\s*(?P<title>\S.*)$"
 )
+# "Title - Ada Lovelace and Alan Turing", "Title with Grace Hopper": names after the title
+_NAME_RUN = r"[A-Z][\w.'-]+(?:\s+[A-Z][\w.'-]+){1,3}"
+_TRAILING_NAMES = re.compile(rf"\s+(?:[-–—]|with|by)\s+({_NAME_RUN}(?:\s*(?:,|&|and)\s*{_NAME_RUN})*)\s*$")
 _PAPERS_HEADING = re.compile(
-    r"(?:^|(?<=\n)|(?<=[)\].!?]))[ \t]*#{0,6}[ \t]*(?:\*\*)?(?P<h>Papers(?: covered| discussed| mentioned| referenced)?|"
+    r"(?:^|(?<=\n)|(?<=[)\].!?]))[ \t]*#{0,6}[ \t]*(?:\*\*)?"
+    r"(?P<h>Papers(?: covered| discussed| mentioned| referenced)?|"
     r"References|Reading list)[ \t]*:?[ \t]*(?:\*\*)?[ \t]*:?\s*(?=\n|\*\s|-\s|$)",
     re.I,
 )
@@ -170,7 +174,7 @@ def _chapter(segment: str) -> NoteChapter | None:
         speakers = [s.strip() for s in re.split(r",|&|\band\b|;", sm.group(1)) if s.strip()]
         title = title[: sm.start()].strip()
     else:
-        wm = re.search(r"\s+(?:[-–—]|with|by)\s+([A-Z][\w.'-]+(?:\s+[A-Z][\w.'-]+){1,3}(?:\s*(?:,|&|and)\s*[A-Z][\w.'-]+(?:\s+[A-Z][\w.'-]+){1,3})*)\s*$", title)
+        wm = _TRAILING_NAMES.search(title)
         if wm:
             speakers = [s.strip() for s in re.split(r",|&|\band\b", wm.group(1)) if s.strip()]
             title = title[: wm.start()].strip()
@@ -261,9 +265,12 @@ def _description(segments: list[str]) -> str:
 
 # -- applying notes to an episode -----------------------------------------------------------------------
 
+_CORE_STOP = {"the", "a", "an", "of", "and", "on", "with", "for", "in"}
+
+
 def _core_words(title: str) -> list[str]:
     core = _KIND_WORDS.sub(" ", title)
-    return [w for w in WORD.findall(core) if w.lower() not in {"the", "a", "an", "of", "and", "on", "with", "for", "in"}]
+    return [w for w in WORD.findall(core) if w.lower() not in _CORE_STOP]
 
 
 # words too common in abstracts to tie a chapter to one paper by themselves

@@ -50,7 +50,9 @@ _SRT_TIME = re.compile(r"^\s*\d+:\d{2}:\d{2},\d{1,3}\s*-->", re.M)
 # Sound descriptions that are not speech: "(upbeat music)", "[MUSIC]", "*applause*", "♪♪".
 _NON_SPEECH = re.compile(r"^\s*(?:\([^()]*\)|\[[^\[\]]*\]|\*[^*]*\*|[♪♫\s]+)\s*$")
 # "[SPEAKER_00]: text" (WhisperX) or "Alice Smith: text" (a short name before a colon).
-_SPEAKER_PREFIX = re.compile(r"^\s*(?:\[([^\]\n]{1,60})\]|([A-Z][\w.'-]*(?: [A-Z][\w.'-]*){0,3}|SPEAKER_\d+)):\s+(.*)$", re.S)
+_SPEAKER_PREFIX = re.compile(
+    r"^\s*(?:\[([^\]\n]{1,60})\]|([A-Z][\w.'-]*(?: [A-Z][\w.'-]*){0,3}|SPEAKER_\d+)):\s+(.*)$", re.S
+)
 
 
 def read_transcript(path: Path, fmt: str | None = None) -> Transcript:
