@@ -86,7 +86,7 @@ def main() -> None:
         try:
             a = decode(audio, tmp)
             segs, _ = transcribe(a, TranscribeOptions(device="cpu"), tmp)
-            return " ".join(s["text"] for s in segs)
+            return " ".join(s.text for s in segs)
         finally:
             shutil.rmtree(tmp, ignore_errors=True)
 
