@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import bisect
 import contextlib
-import hashlib
 import json
 import re
 from dataclasses import dataclass
@@ -18,6 +17,7 @@ from pathlib import Path
 
 from pipeline.cache import MISS, Cache
 from pipeline.export import speaker_name
+from pipeline.files import sha256
 from pipeline.models import Episode, Person, Utterance
 from pipeline.site.templating import RENDER_VERSION
 
@@ -55,9 +55,8 @@ def episode_text(ep: Episode, people: dict[str, Person], transcript_digest: str 
     """``ep``'s :class:`EpisodeText`, from the cache while ``transcript_digest`` (the transcript
     file's), the chapters' times and the speakers' names are unchanged."""
     names = {label: display_speaker(ep, label, people) for label in ep.speakers}
-    key = hashlib.sha256(json.dumps([RENDER_VERSION, PARAGRAPH_SOFT_LIMIT, PARAGRAPH_HARD_LIMIT, QUOTE_WORDS,
-                                     transcript_digest, [[c.start, c.end] for c in ep.chapters],
-                                     names]).encode()).hexdigest()
+    key = sha256(json.dumps([RENDER_VERSION, PARAGRAPH_SOFT_LIMIT, PARAGRAPH_HARD_LIMIT, QUOTE_WORDS,
+                             transcript_digest, [[c.start, c.end] for c in ep.chapters], names]))
     entry = Cache(cache_dir).entry("site", ep.slug)
     cached = entry.get(key)
     if cached is not MISS:

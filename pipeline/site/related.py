@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 from pipeline.cache import Cache
 from pipeline.errors import DependencyMissing
+from pipeline.files import sha256
 from pipeline.models import Paper
 from pipeline.site.model import Deferred, Site
 from pipeline.site.templating import template_macro
@@ -147,7 +148,7 @@ def paper_space(papers: dict[str, Paper], cache_dir: Path | None = None,
     ids = sorted(papers)
     texts = [_paper_text(papers[i], options) for i in ids]
     hashes = {i: _text_hash(t) for i, t in zip(ids, texts)}
-    key = hashlib.sha256("\0".join(f"{i}:{h}" for i, h in hashes.items()).encode()).hexdigest()
+    key = sha256("\0".join(f"{i}:{h}" for i, h in hashes.items()))
     if key not in _SPACES:
         _SPACES.clear()  # one catalog per process is enough; keeps memory bounded
         _SPACES[key] = PaperSpace(ids=ids, texts=texts, hashes=hashes, key=key, cache_dir=cache_dir)
