@@ -28,8 +28,16 @@ class SiteConfig:
     description: str = ""
     language: str = "en"
     author: str = ""
+    """The podcast's author and owner (itunes:author, itunes:owner)."""
+    email: str = ""
+    """The owner's e-mail address (itunes:owner, podcast:locked owner): podcast directories verify it."""
     image: str | None = None
-    """Podcast artwork URL or path relative to the site root."""
+    """Podcast artwork URL or path relative to the site root (1400-3000 px square); without one,
+    recap draws static/artwork.png."""
+    category: str = "Technology"
+    """Apple Podcasts category, "Top" or "Top > Sub" (e.g. "Science > Natural Sciences")."""
+    explicit: bool = False
+    """itunes:explicit of the feed."""
     show_report: bool = False
     """List the per-episode quality reports in the public index (they are built either way)."""
     paper_map: bool = True
@@ -83,6 +91,43 @@ class Config:
     summaries: SummaryConfig = field(default_factory=SummaryConfig)
 
 
+# Apple Podcasts' categories (https://podcasters.apple.com/support/1691-apple-podcasts-categories)
+APPLE_CATEGORIES: dict[str, tuple[str, ...]] = {
+    "Arts": ("Books", "Design", "Fashion & Beauty", "Food", "Performing Arts", "Visual Arts"),
+    "Business": ("Careers", "Entrepreneurship", "Investing", "Management", "Marketing", "Non-Profit"),
+    "Comedy": ("Comedy Interviews", "Improv", "Stand-Up"),
+    "Education": ("Courses", "How To", "Language Learning", "Self-Improvement"),
+    "Fiction": ("Comedy Fiction", "Drama", "Science Fiction"),
+    "Government": (),
+    "History": (),
+    "Health & Fitness": ("Alternative Health", "Fitness", "Medicine", "Mental Health", "Nutrition", "Sexuality"),
+    "Kids & Family": ("Education for Kids", "Parenting", "Pets & Animals", "Stories for Kids"),
+    "Leisure": ("Animation & Manga", "Automotive", "Aviation", "Crafts", "Games", "Hobbies", "Home & Garden",
+                "Video Games"),
+    "Music": ("Music Commentary", "Music History", "Music Interviews"),
+    "News": ("Business News", "Daily News", "Entertainment News", "News Commentary", "Politics", "Sports News",
+             "Tech News"),
+    "Religion & Spirituality": ("Buddhism", "Christianity", "Hinduism", "Islam", "Judaism", "Religion",
+                                "Spirituality"),
+    "Science": ("Astronomy", "Chemistry", "Earth Sciences", "Life Sciences", "Mathematics", "Natural Sciences",
+                "Nature", "Physics", "Social Sciences"),
+    "Society & Culture": ("Documentary", "Personal Journals", "Philosophy", "Places & Travel", "Relationships"),
+    "Sports": ("Baseball", "Basketball", "Cricket", "Fantasy Sports", "Football", "Golf", "Hockey", "Rugby",
+               "Running", "Soccer", "Swimming", "Tennis", "Volleyball", "Wilderness", "Wrestling"),
+    "Technology": (),
+    "True Crime": (),
+    "TV & Film": ("After Shows", "Film History", "Film Interviews", "Film Reviews", "TV Reviews"),
+}
+
+
+def split_category(value: str) -> tuple[str, str | None] | None:
+    """``"Science > Physics"`` -> ("Science", "Physics"); None when Apple has no such category."""
+    top, _, sub = (part.strip() for part in value.partition(">"))
+    if top not in APPLE_CATEGORIES or (sub and sub not in APPLE_CATEGORIES[top]):
+        return None
+    return top, sub or None
+
+
 _CHOICES = {
     ("transcribe", "device"): {"auto", "cuda", "cpu"},
     ("transcribe", "diarizer"): {"embedded", "pyannote", "none"},
@@ -122,6 +167,10 @@ def load_config(path: Path | None, overrides: dict[str, dict[str, Any]] | None =
             if allowed and value not in allowed:
                 errors.append(f"[{f.name}] {key} must be one of {', '.join(sorted(allowed))}")
                 continue
+            if (f.name, key) == ("site", "category") and split_category(value) is None:
+                errors.append(f"[site] category {value!r} is not an Apple Podcasts category "
+                              '(e.g. "Technology" or "Science > Natural Sciences")')
+                continue
             kwargs[key] = value
         sections[f.name] = cls(**kwargs)
     errors += [f"unknown section [{name}]" for name in data]
@@ -132,6 +181,14 @@ def load_config(path: Path | None, overrides: dict[str, dict[str, Any]] | None =
     if not cfg.site.base_url.endswith("/"):
         cfg.site.base_url += "/"
     return cfg
+
+
+def is_absolute_url(url: str) -> bool:
+    """An http(s) URL with a host: what feeds and canonical links must be built on."""
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(url)
+    return parts.scheme in ("http", "https") and bool(parts.netloc)
 
 
 def default_templates() -> Path:

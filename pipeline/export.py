@@ -1,6 +1,8 @@
 """Export an episode's transcript and chapters in the formats players and tools read.
 
 * :func:`to_vtt`: WebVTT with ``<v Speaker Name>`` voice tags (text escaped per the WebVTT spec).
+  Voices are people's names or "Speaker 1", "Speaker 2"... (:func:`voice_name`), never a turn or
+  diarizer label.
 * :func:`to_srt`: SubRip; the speaker goes in front as ``[Name]: `` (WhisperX's convention).
 * :func:`to_json`: the Podcasting 2.0 JSON transcript (``version``, ``segments`` of ``speaker``,
   ``startTime``, ``endTime``, ``body``), the ``application/json`` target of ``podcast:transcript``.
@@ -16,6 +18,7 @@ from __future__ import annotations
 
 import io
 import json
+import re
 from collections.abc import Mapping
 
 from pipeline.models import Episode, Paper, Person, Poster, Utterance
@@ -44,6 +47,31 @@ def speaker_name(episode: Episode, label: str | None, people: Mapping[str, Perso
     return pid or label
 
 
+# labels a machine made: a transcript import's turn label (T001: a change of voice, not who speaks) and a
+# diarizer's cluster (SPEAKER_00, spk_1): never shown to a listener as a name
+_TURN_LABEL = re.compile(r"^T\d+$")
+_DIARIZER_LABEL = re.compile(r"^(?:SPEAKER|spk|speaker)_?(\d+)$")
+
+
+def is_internal_label(label: str) -> bool:
+    """A turn or diarizer label (``T155``, ``SPEAKER_00``), not a name someone wrote."""
+    return bool(_TURN_LABEL.match(label) or _DIARIZER_LABEL.match(label))
+
+
+def voice_name(episode: Episode, label: str | None, people: Mapping[str, Person] | None) -> str | None:
+    """What a listener sees for a speaker label: the person's name when the label is mapped,
+    "Speaker 2" for a diarizer's cluster, nothing for a bare turn label (who speaks is unknown),
+    else the label itself (a name, e.g. an imported VTT voice)."""
+    if label is None:
+        return None
+    if label in episode.speakers:
+        return speaker_name(episode, label, people)
+    if _TURN_LABEL.match(label):
+        return None
+    m = _DIARIZER_LABEL.match(label)
+    return f"Speaker {int(m.group(1)) + 1}" if m else label
+
+
 def _one_line(text: str) -> str:
     return " ".join(text.split())
 
@@ -63,7 +91,7 @@ def to_vtt(episode: Episode, people: Mapping[str, Person] | None = None) -> str:
         end = max(u.end, u.start)
         out.append(str(i))
         out.append(f"{format_clock(u.start)} --> {format_clock(end)}")
-        name = speaker_name(episode, u.speaker, people)
+        name = voice_name(episode, u.speaker, people)
         body = _vtt_escape(_one_line(u.text))
         out.append(f"<v {_vtt_escape(_one_line(name))}>{body}" if name else body)
         out.append("")
@@ -74,7 +102,7 @@ def to_srt(episode: Episode, people: Mapping[str, Person] | None = None) -> str:
     """SubRip: numbered cues with ``HH:MM:SS,mmm`` times; speaker as a ``[Name]: `` prefix."""
     out = []
     for i, u in enumerate(_cues(episode), 1):
-        name = speaker_name(episode, u.speaker, people)
+        name = voice_name(episode, u.speaker, people)
         body = _one_line(u.text)
         out += [str(i), f"{format_clock(u.start, ',')} --> {format_clock(max(u.end, u.start), ',')}",
                 f"[{_one_line(name).replace(']', ')')}]: {body}" if name else body, ""]
@@ -87,7 +115,7 @@ def to_json(episode: Episode, people: Mapping[str, Person] | None = None) -> str
     for u in _cues(episode):
         seg: dict = {"startTime": round(float(u.start), 3), "endTime": round(float(max(u.end, u.start)), 3),
                      "body": _one_line(u.text)}
-        name = speaker_name(episode, u.speaker, people)
+        name = voice_name(episode, u.speaker, people)
         if name:
             seg = {"speaker": name, **seg}
         segments.append(seg)

@@ -104,6 +104,8 @@ class Episode:
     date: str | None = None  # ISO date
     description: str = ""  # Markdown (show notes text), rendered with raw HTML disabled
     audio: str | None = None  # URL or path relative to the episode folder
+    audio_length: int | None = None  # bytes, for audio hosted elsewhere (the feed's enclosure length)
+    audio_type: str | None = None  # MIME type of that audio when its URL does not say ("audio/mpeg")
     duration: float | None = None
     speakers: dict[str, str] = field(default_factory=dict)  # speaker label -> person id
     papers: list[str] = field(default_factory=list)  # paper ids covered (from notes or alignment)

@@ -37,16 +37,33 @@ def test_round_trip(tmp_path: Path, episode: Episode, fmt: str, writer):
     path.write_text(writer(episode, PEOPLE), "utf-8")
     again = read_transcript(path)
     assert _key(again) == _key(episode.transcript)
-    # speakers come back as the names written (mapped labels) or the labels themselves
+    # speakers come back as the names written (mapped labels); a bare turn label is no voice
     names = {"T002": "Shawn <swyx> Wang", "T003": "Rylan Schaeffer"}
-    expected = [names.get(u.speaker, u.speaker) for u in episode.transcript.utterances]
+    expected = [names.get(u.speaker or "") for u in episode.transcript.utterances]
     if fmt == "srt":
         expected = [e.replace("]", ")") if e else e for e in expected]
     assert [u.speaker for u in again.utterances] == expected
-    # and without people: labels round-trip
+    # and without people: the mapped person ids
     path.write_text(writer(episode), "utf-8")
     assert [u.speaker for u in read_transcript(path).utterances] == [
-        {"T002": "swyx", "T003": "rylan-schaeffer"}.get(u.speaker, u.speaker) for u in episode.transcript.utterances]
+        {"T002": "swyx", "T003": "rylan-schaeffer"}.get(u.speaker or "") for u in episode.transcript.utterances]
+
+
+@pytest.mark.parametrize("writer", [to_vtt, to_srt, to_json])
+def test_no_voice_is_an_internal_label(episode: Episode, writer):
+    """Diarizer clusters are "Speaker N", turn labels no voice: a player shows voices as names."""
+    import re
+
+    diarized = Episode(slug="d", title="D", speakers={"SPEAKER_01": "swyx"}, transcript=Transcript([
+        Utterance(0, 1, "hello", speaker="SPEAKER_00"), Utterance(1, 2, "hi", speaker="SPEAKER_01"),
+        Utterance(2, 3, "yes", speaker="SPEAKER_02"), Utterance(3, 4, "turn", speaker="T155")]))
+    for ep in (episode, diarized):
+        text = writer(ep, PEOPLE)
+        voices = set(re.findall(r"<v ([^>]*)>", text)) | set(re.findall(r"^\[([^\]]*)\]: ", text, re.M)) | {
+            s.get("speaker") for s in (json.loads(text)["segments"] if writer is to_json else []) if s.get("speaker")}
+        assert voices and not [v for v in voices if re.match(r"^(T\d+|SPEAKER_\d+)$", v)], voices
+    text = writer(diarized, PEOPLE)
+    assert "Speaker 1" in text and "Speaker 3" in text and "Shawn <swyx> Wang" in text.replace("&lt;", "<").replace("&gt;", ">")
 
 
 def test_vtt_is_escaped(episode: Episode):

@@ -218,6 +218,26 @@ def test_cli_errors(site_project, tmp_path):
     assert r.output == (f"Error: cannot reach git remote {nowhere}: '{nowhere}' does not appear to be a git "
                         "repository (check the URL and your git/ssh credentials)\n")
     assert not (site_project.cache_dir / "publish").exists()  # failed before building anything
+    # a relative base URL would publish a feed of relative links: refused, one line, nothing built
+    target = tmp_path / "www"
+    r = cli(site_project, "--to", f"dir:{target}", "--base-url", "/recap/")
+    assert r.exit_code == 1 and not target.exists()
+    assert r.output == (f"Error: {site_project.root / 'recap.toml'}: the base URL '/recap/' is not an absolute "
+                        "http(s) URL, so the podcast feed's links would be relative: set [site] base_url = "
+                        '"https://example.org/recap/" (or --base-url)\n')
+
+
+def test_build_warns_once_without_a_base_url(project):
+    from click.testing import CliRunner
+
+    from pipeline.cli import main
+
+    r = CliRunner().invoke(main, ["-C", str(project.root), "build"])
+    assert r.exit_code == 0
+    warnings = [line for line in r.output.splitlines() if line.startswith("Warning:")]
+    assert len(warnings) == 1 and "set [site] base_url" in warnings[0]
+    r = CliRunner().invoke(main, ["-C", str(project.root), "build", "--base-url", "https://example.org/"])
+    assert "Warning" not in r.output
 
 
 @pytest.mark.slow
@@ -254,4 +274,6 @@ def test_publish_the_seed_site_to_git(seeds, project, tmp_path):
     assert len(papers) > 158
     missing = [pid for pid in papers if not (clone / "papers" / pid / "index.html").exists()]
     assert missing == []
-    assert f"{BASE}episodes/{slug}/chapters.json" in (clone / "feed.xml").read_text("utf-8")
+    # no audio: not a podcast item (apps skip those), but in the site's episode feed
+    assert "<item>" not in (clone / "feed.xml").read_text("utf-8")
+    assert f"<id>{BASE}episodes/{slug}/</id>" in (clone / "episodes" / "feed.xml").read_text("utf-8")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import click
 
 from pipeline.cli.common import pass_project
-from pipeline.config import Project
+from pipeline.config import Project, is_absolute_url
 
 
 @click.command("build")
@@ -17,6 +17,11 @@ def build_cmd(project: Project, base_url: str | None, full: bool) -> None:
     """Render content/ into the static site (only the pages whose inputs changed)."""
     from pipeline.site.build import build_site
 
+    url = base_url or project.config.site.base_url
+    if not is_absolute_url(url):
+        click.echo(f"Warning: the site's base URL is {url!r}: feed, chapter and canonical links are relative, "
+                   "which podcast apps and search engines do not follow; set [site] base_url = "
+                   '"https://..." in recap.toml (or --base-url) before publishing', err=True)
     report = build_site(project, base_url=base_url, full=full)
     click.echo(report.summary())
     for label, paths in (("written", report.written), ("removed", report.removed)):

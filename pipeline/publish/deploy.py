@@ -31,12 +31,12 @@ from __future__ import annotations
 
 import logging
 import os
-import re
 import shutil
 import tempfile
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from pipeline.config import CONFIG_FILE, is_absolute_url
 from pipeline.errors import PublishError
 from pipeline.publish.deployers import deployer_for
 from pipeline.publish.targets import PublishOptions, PublishReport, parse_target
@@ -56,9 +56,10 @@ def publish(project: Project, options: PublishOptions = PublishOptions()) -> Pub
     base_url = options.base_url or cfg.site.base_url
     if not base_url.endswith("/"):
         base_url += "/"
-    if not re.match(r"https?://", base_url):
-        log.warning("base URL is %r: set [site] base_url (or --base-url) to the public address, "
-                    "e.g. https://example.org/recap/", base_url)
+    if not is_absolute_url(base_url):
+        raise PublishError(f"{project.root / CONFIG_FILE}: the base URL {base_url!r} is not an absolute http(s) "
+                           "URL, so the podcast feed's links would be relative: set [site] base_url = "
+                           '"https://example.org/recap/" (or --base-url)')
     deployer = deployer_for(target, project, options)
     deployer.preflight()
     work = project.cache_dir / "publish"

@@ -23,6 +23,7 @@ from pipeline.site.model import (
     poster_ref,
     summary_data,
 )
+from pipeline.site.overview import episode_overview
 from pipeline.site.paragraphs import Paragraph
 from pipeline.site.reports import report_link_html
 from pipeline.site.searchdocs import episode_docs
@@ -59,6 +60,7 @@ def episode_context(site: Site, ep: Episode) -> dict:
                     "audio": audio_url(site, ep)},
         "og_url": site.absolute(site_path("episode", ep.slug)),
         "summary": summary_data(site, ep.slug, ep.summary),
+        "overview": episode_overview(ep, site.name),
         "chapters": chapters,
         "papers": [site.paper_ref(p) for p in ep.papers],
         "posters": posters,

@@ -10,17 +10,52 @@ from typing import Any
 
 from pipeline.models import Episode
 from pipeline.site.model import Page, Site, html_page, poster_ref
+from pipeline.site.overview import episode_overview
 from pipeline.site.paragraphs import shorten
 from pipeline.site.related import paper_map_enabled
 
 
 def episode_card(site: Site, ep: Episode) -> dict:
     """An episode as the home page and the episode list show it."""
-    text = ep.summary.text if ep.summary else ep.description
+    text = episode_overview(ep, site.name)["text"]
     return {"slug": ep.slug, "title": ep.title, "date": ep.date, "url": site.url("episode", ep.slug),
             "duration": ep.duration or site.texts[ep.slug].duration or None, "blurb": shorten(text, 50),
             "chapters": [{"title": c.title, "start": c.start} for c in sorted(ep.chapters, key=lambda c: c.start)],
             "n_papers": len(ep.papers)}
+
+
+def paper_groups(site: Site, episodes: list[Episode], discussed: set[str]) -> list[dict[str, Any]]:
+    """The papers as a reader looks for them: those discussed in each episode (newest episode first),
+    then the others by venue or track, then by year; never by the file they were imported from."""
+    group_of: dict[str, str] = {}
+    order: list[str] = []
+    for ep in episodes:
+        name = f"Discussed in {ep.title}"
+        ids = [m.paper for m in ep.mentions] + [c.paper for c in ep.chapters if c.paper] + ep.papers
+        for pid in ids:
+            if pid in site.papers and pid not in group_of:
+                group_of[pid] = name
+                if name not in order:
+                    order.append(name)
+    rest: dict[str, list[str]] = defaultdict(list)
+    for pid, p in site.papers.items():
+        if pid not in group_of:
+            year = (p.date or "")[:4]
+            rest[p.venue or (year if year.isdigit() else "Undated")].append(pid)
+    venues = sorted((k for k in rest if not k.isdigit() and k != "Undated"), key=lambda k: (-len(rest[k]), k))
+    years = sorted((k for k in rest if k.isdigit()), reverse=True)
+    for key in venues + years + (["Undated"] if "Undated" in rest else []):
+        for pid in rest[key]:
+            group_of[pid] = key
+        order.append(key)
+    groups: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    for pid, name in group_of.items():
+        p = site.papers[pid]
+        groups[name].append({"id": p.id, "title": p.title, "date": p.date or "", "url": site.url("paper", p.id),
+                             "authors": p.authors[:4], "more_authors": max(0, len(p.authors) - 4),
+                             "discussed": p.id in discussed})
+    return [{"name": k, "id": "g-" + hashlib.sha1(k.encode()).hexdigest()[:8],
+             "papers": sorted(groups[k], key=lambda x: (x["date"], x["title"]), reverse=True)} for k in order]
 
 
 def index_pages(site: Site) -> Iterator[Page]:
@@ -33,15 +68,7 @@ def index_pages(site: Site) -> Iterator[Page]:
                      "og_url": site.absolute("")})
     yield html_page(site, "episodes/index.html", "episodes.html",
                     {"episodes": cards, "og_url": site.absolute("episodes/")})
-    groups: dict[str, list[dict[str, Any]]] = defaultdict(list)
-    for p in site.papers.values():
-        key = p.venue or (p.sources[0] if p.sources else "Other")
-        groups[key].append({"id": p.id, "title": p.title, "date": p.date or "", "url": site.url("paper", p.id),
-                            "authors": p.authors[:4], "more_authors": max(0, len(p.authors) - 4),
-                            "discussed": p.id in discussed})
-    grouped: list[dict[str, Any]] = [{"name": k, "id": "g-" + hashlib.sha1(k.encode()).hexdigest()[:8],
-                                      "papers": sorted(v, key=lambda x: (x["date"], x["title"]), reverse=True)}
-                                     for k, v in sorted(groups.items(), key=lambda kv: (-len(kv[1]), kv[0]))]
+    grouped = paper_groups(site, episodes, discussed)
     yield html_page(site, "papers/index.html", "papers.html",
                     {"groups": grouped, "has_map": paper_map_enabled(site), "og_url": site.absolute("papers/")})
     posters = [poster_ref(site, p) for p in sorted(site.posters.values(), key=lambda p: (p.episode, p.start))]

@@ -81,6 +81,7 @@ class Moment:
     speaker: str | None
     quote: str
     summary: Any = None  # the chapter's Summary, for a chapter about the paper
+    chapter: int | None = None  # index into the episode's chapters (sorted by start)
 
 
 # -- the site --------------------------------------------------------------------------------------
@@ -152,11 +153,11 @@ class Site:
                     quote = self.texts[slug].quotes[i]
                     out[ch.paper].append(Moment(slug, ep.title, ch.start, self.anchor(slug, ch.start),
                                                 "poster" if ch.kind == "poster" else "chapter", ch.title,
-                                                speakers, quote, ch.summary))
+                                                speakers, quote, ch.summary, i))
             for m in ep.mentions:
                 speaker = display_speaker(ep, m.speaker, self.people)
                 out[m.paper].append(Moment(slug, ep.title, m.start, self.anchor(slug, m.start), m.kind,
-                                           m.kind, speaker, shorten(m.quote)))
+                                           m.kind, speaker, shorten(m.quote), None, m.chapter))
         for moments in out.values():
             moments.sort(key=lambda m: (m.episode, m.start, m.kind != "chapter"))
         return dict(out)

@@ -21,6 +21,7 @@ from pipeline.site.model import (
 )
 from pipeline.site.related import related_html
 from pipeline.site.searchdocs import paper_docs
+from pipeline.text import STOP_WORDS, words
 
 
 def paper_context(site: Site, paper: Paper) -> dict:
@@ -31,9 +32,48 @@ def paper_context(site: Site, paper: Paper) -> dict:
         moments.append(asdict(m) | {"url": site.moment_url(m.episode, m.start), "start": m.start,
                                      "episode_url": site.url("episode", m.episode),
                                      "summary": summary_data(site, m.episode, m.summary)})
+    episodes = discussed_in(site, moments)
     return {"paper": paper,  # the record itself: the template reads it, hashing walks it (no deep copy)
-            "links": paper_links(paper), "moments": moments, "posters": posters,
+            "links": paper_links(paper), "moments": moments, "episodes": episodes,
+            "n_shown": sum(len(c["shown"]) for e in episodes for c in e["chapters"]),
+            "n_moments": len(moments), "posters": posters,
             "og_url": site.absolute(site_path("paper", paper.id)), "extras": {}}
+
+
+SHOWN_PER_CHAPTER = 3
+MIN_CONTENT_WORDS = 4  # a quote with fewer content words ("Hi, everyone.") says nothing about the paper
+
+
+def informative(quote: str) -> int:
+    """How much a quote says: its content words (stop words and filler left out)."""
+    return len([w for w in words(quote) if w not in STOP_WORDS and len(w) > 2])
+
+
+def discussed_in(site: Site, moments: list[dict]) -> list[dict]:
+    """The moments grouped by episode, then by chapter (in the episode's order); in each chapter the
+    chapter itself (with its summary) first, then the most informative quotes. ``shown`` are the
+    first few worth reading, ``more`` the rest (trivial quotes only there)."""
+    by_episode: dict[str, dict[int | None, list[dict]]] = {}
+    for m in moments:
+        by_episode.setdefault(m["episode"], {}).setdefault(m["chapter"], []).append(m)
+    out = []
+    for slug, chapters in by_episode.items():
+        ep = site.episodes.get(slug)
+        groups = []
+        for index, items in sorted(chapters.items(), key=lambda kv: min(x["start"] for x in kv[1])):
+            known = ep is not None and index is not None and index < len(ep.chapters)
+            title = ep.chapters[index].title if known and ep is not None and index is not None else None
+            ranked = sorted(items, key=lambda x: (x["kind"] not in ("chapter", "poster"), -informative(x["quote"]),
+                                                  x["start"]))
+            shown = [x for x in ranked if x["kind"] in ("chapter", "poster") or x["summary"]
+                     or informative(x["quote"]) >= MIN_CONTENT_WORDS][:SHOWN_PER_CHAPTER]
+            more = sorted((x for x in ranked if x not in shown), key=lambda x: x["start"])
+            groups.append({"title": title, "start": min(x["start"] for x in items), "shown": shown, "more": more,
+                           "url": site.moment_url(slug, min(x["start"] for x in items))})
+        first = next(iter(chapters.values()))[0]
+        out.append({"slug": slug, "title": first["episode_title"], "url": site.url("episode", slug),
+                    "chapters": groups})
+    return out
 
 
 def paper_links(paper: Paper) -> list[dict]:

@@ -11,12 +11,11 @@ from __future__ import annotations
 import bisect
 import contextlib
 import json
-import re
 from dataclasses import dataclass
 from pathlib import Path
 
 from pipeline.cache import MISS, Cache
-from pipeline.export import speaker_name
+from pipeline.export import voice_name
 from pipeline.files import sha256
 from pipeline.models import Episode, Person, Utterance
 from pipeline.site.templating import RENDER_VERSION
@@ -110,22 +109,9 @@ def make_paragraphs(ep: Episode, people: dict[str, Person]) -> list[Paragraph]:
     return out
 
 
-_TURN_LABEL = re.compile(r"^T\d+$")
-_DIARIZER_LABEL = re.compile(r"^SPEAKER_(\d+)$")
-
-
 def display_speaker(ep: Episode, label: str | None, people: dict[str, Person]) -> str | None:
-    """The name shown for a speaker label: the person's name when the label is mapped; "Speaker 2"
-    for a diarizer label; nothing for a bare turn label (``T001``: it marks a change of voice, not
-    who speaks); otherwise the label itself (e.g. a VTT voice name)."""
-    if label is None:
-        return None
-    if label in ep.speakers:
-        return speaker_name(ep, label, people)
-    if _TURN_LABEL.match(label):
-        return None
-    m = _DIARIZER_LABEL.match(label)
-    return f"Speaker {int(m.group(1)) + 1}" if m else label
+    """The name shown for a speaker label (:func:`pipeline.export.voice_name`: the exports show the same)."""
+    return voice_name(ep, label, people)
 
 
 def shorten(text: str, words: int = QUOTE_WORDS) -> str:
