@@ -8,12 +8,17 @@ RECAP := $(VENV)/bin/recap
 STAMP := $(VENV)/.installed
 CACHE := .cache
 SAMPLE := $(CACHE)/pyannote-sample/sample.wav
-AXE := $(CACHE)/node/node_modules/axe-core/axe.min.js
+NODE := $(CACHE)/node
+AXE := $(NODE)/node_modules/axe-core/axe.min.js
+PARTYTIME := $(NODE)/node_modules/podcast-partytime/package.json
+LIGHTHOUSE := $(NODE)/node_modules/lighthouse/package.json
+STEP = @printf '\n==> %s\n' 
 PYANNOTE_WHEEL_VERSION := 4.0.7
 
-.PHONY: install system-deps demo test lint golden fuzz bench screenshots test-llm clean
+.PHONY: install system-deps demo test lint golden fuzz bench screenshots test-llm lighthouse clean
 
-install: $(STAMP) $(SAMPLE) $(AXE)
+install: $(STAMP) $(SAMPLE) $(AXE) $(PARTYTIME) $(LIGHTHOUSE)
+	@echo "done: recap is installed in $(VENV) (try: make demo)"
 
 # Debian packages: ffmpeg (decode), chromium (browser tests, screenshots), rsync (publish),
 # hugo (site benchmark baseline), espeak-ng (a synthetic unknown voice in the voice-library tests). Skipped when already present or when not root.
@@ -24,32 +29,45 @@ system-deps:
 	done; \
 	if [ -n "$$missing" ]; then \
 	  if [ "$$(id -u)" = 0 ]; then \
-	    echo "installing Debian packages:$$missing"; \
-	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing >/dev/null; \
+	    echo "==> Debian packages:$$missing (apt-get, a few minutes)"; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends $$missing \
+	      | grep -E '^(Get|Setting up)' ; \
 	  else echo "please install with apt-get:$$missing" >&2; fi; \
-	fi
+	else echo "==> Debian packages: all present"; fi
 
+# Each step prints one line; the long pip steps show pip's own progress (one line per package).
 $(STAMP): pyproject.toml Makefile
-	$(MAKE) system-deps
-	test -x $(PY) || python3 -m venv $(VENV)
-	$(PIP) install -q --upgrade pip
-	# CPU build of torch first, or a dependency pulls a multi-GB CUDA build.
-	$(PIP) install -q "torch==2.13.0"
-	$(PIP) install -q -e ".[nlp,embedded,test,ray]"
-	# resemblyzer ships its speaker encoder; its webrtcvad pin is replaced by webrtcvad-wheels.
-	$(PIP) install -q --no-deps "resemblyzer==0.1.4"
-	touch $(STAMP)
+	@$(MAKE) --no-print-directory system-deps
+	$(STEP) "Python virtual environment in $(VENV)"
+	@test -x $(PY) || python3 -m venv $(VENV)
+	@$(PIP) install -q --upgrade pip
+	$(STEP) "torch 2.13.0, CPU build (about 200 MB; first, or a dependency pulls a multi-GB CUDA build)"
+	@$(PIP) install --progress-bar on "torch==2.13.0"
+	$(STEP) "recap and its dependencies (nlp, embedded, test, ray extras)"
+	@$(PIP) install --progress-bar on -e ".[nlp,embedded,test,ray]"
+	$(STEP) "resemblyzer 0.1.4 (its speaker encoder; its webrtcvad pin is replaced by webrtcvad-wheels)"
+	@$(PIP) install -q --no-deps "resemblyzer==0.1.4"
+	@touch $(STAMP)
 
 # pyannote.audio's wheel ships a real 30 s two-speaker recording with reference RTTM and STM.
 # Taken from the wheel without installing it (the full extra needs its own torch stack).
 $(SAMPLE):
-	mkdir -p $(CACHE)/wheels $(CACHE)/pyannote-sample
-	$(PIP) download -q --no-deps "pyannote.audio==$(PYANNOTE_WHEEL_VERSION)" -d $(CACHE)/wheels
-	cd $(CACHE)/pyannote-sample && unzip -o -j -q ../wheels/pyannote_audio-$(PYANNOTE_WHEEL_VERSION)-*.whl 'pyannote/audio/sample/*'
+	$(STEP) "pyannote.audio's 30 s sample recording (from its wheel, not installed)"
+	@mkdir -p $(CACHE)/wheels $(CACHE)/pyannote-sample
+	@$(PIP) download -q --no-deps "pyannote.audio==$(PYANNOTE_WHEEL_VERSION)" -d $(CACHE)/wheels
+	@cd $(CACHE)/pyannote-sample && unzip -o -j -q ../wheels/pyannote_audio-$(PYANNOTE_WHEEL_VERSION)-*.whl 'pyannote/audio/sample/*'
 
-# axe-core (accessibility rules) for tests/test_standards.py, injected into pages by Playwright.
+# Node tools in .cache/node, from npm: axe-core (accessibility rules, tests/test_standards.py),
+# podcast-partytime (Podcast Index's feed parser, tests/test_feed_clients.py), Lighthouse (make lighthouse).
 $(AXE):
-	npm install --silent --no-audit --no-fund --prefix $(CACHE)/node axe-core@4
+	$(STEP) "axe-core (npm)"
+	@npm install --silent --no-audit --no-fund --prefix $(NODE) axe-core@4
+$(PARTYTIME):
+	$(STEP) "podcast-partytime 5.0.0 (npm)"
+	@npm install --silent --no-audit --no-fund --prefix $(NODE) podcast-partytime@5.0.0
+$(LIGHTHOUSE):
+	$(STEP) "Lighthouse 12 (npm)"
+	@npm install --silent --no-audit --no-fund --prefix $(NODE) lighthouse@12
 
 # The main job on a real recording: a paper catalog, show notes and pyannote's 30 s two-speaker
 # sample -> transcript, speakers named from their self-introductions, chapters, summaries, site/.
@@ -84,6 +102,11 @@ test-llm: install
 
 screenshots: install
 	$(PY) bench/screenshots.py
+
+# Lighthouse (Debian's Chromium) on the home page, an episode, a paper and the search page of the
+# demo site built for a base URL and served compressed by `recap serve`; prints the four scores of each.
+lighthouse: install
+	$(PY) bench/lighthouse.py
 
 clean:
 	rm -rf site $(CACHE) .pytest_cache

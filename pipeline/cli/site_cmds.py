@@ -33,12 +33,14 @@ def build_cmd(project: Project, base_url: str | None, full: bool) -> None:
 
 @click.command("serve")
 @click.option("--port", default=8000, show_default=True, type=click.IntRange(0, 65535), help="Port on 127.0.0.1.")
+@click.option("--base-url", default="/", show_default=True,
+              help="Build the preview for this address (e.g. http://127.0.0.1:8000/ for absolute feed links).")
 @pass_project
-def serve_cmd(project: Project, port: int) -> None:
+def serve_cmd(project: Project, port: int, base_url: str) -> None:
     """Preview the site on http://127.0.0.1:PORT/ and rebuild what changed when content/ or templates/ change."""
     from pipeline.site.serve import serve
 
-    serve(project, port, on_build=lambda r: click.echo(r.summary()))
+    serve(project, port, base_url=base_url, on_build=lambda r: click.echo(r.summary()))
 
 
 @click.command("publish")

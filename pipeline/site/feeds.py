@@ -173,9 +173,9 @@ def rss_feed(site: Site, episodes: list[Episode]) -> bytes:
     _sub(image, "title", cfg.title)
     _sub(image, "link", site.absolute(""))
     top, sub = split_category(cfg.category) or ("Technology", None)
-    cat = _sub(ch, f"{{{ITUNES_NS}}}category", text=top)
+    cat = etree.SubElement(ch, f"{{{ITUNES_NS}}}category", {"text": top})  # the name is an attribute
     if sub:
-        _sub(cat, f"{{{ITUNES_NS}}}category", text=sub)
+        etree.SubElement(cat, f"{{{ITUNES_NS}}}category", {"text": sub})
     _sub(ch, f"{{{ITUNES_NS}}}explicit", "true" if cfg.explicit else "false")
     _sub(ch, f"{{{ITUNES_NS}}}type", "episodic")
     _sub(ch, f"{{{PODCAST_NS}}}guid", podcast_guid(feed_url))

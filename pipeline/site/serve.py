@@ -4,7 +4,9 @@ templates/ change (polling file stamps once a second: no extra dependency, works
 from __future__ import annotations
 
 import functools
+import gzip
 import http.server
+import io
 import logging
 import re
 import threading
@@ -50,6 +52,8 @@ class _Handler(http.server.SimpleHTTPRequestHandler):
         rng = self.headers.get("Range", "")
         m = re.fullmatch(r"bytes=(\d*)-(\d*)", rng.strip())
         path = Path(self.translate_path(self.path))
+        if not m and path.is_file() and _COMPRESSIBLE.search(path.name) and _accepts_gzip(self.headers):
+            return self._send_gzip(path)
         if not m or not path.is_file() or m.group(0) == "bytes=-":
             return super().send_head()
         size = path.stat().st_size
@@ -74,6 +78,18 @@ class _Handler(http.server.SimpleHTTPRequestHandler):
         self.end_headers()
         return f
 
+    def _send_gzip(self, path: Path) -> BinaryIO:
+        """A text file gzip-compressed (what a static host does): pages, CSS, scripts, feeds, index shards."""
+        body = _gzipped(str(path), path.stat().st_mtime_ns)
+        self.send_response(200)
+        self.send_header("Content-Type", self.guess_type(str(path)))
+        self.send_header("Content-Encoding", "gzip")
+        self.send_header("Vary", "Accept-Encoding")
+        self.send_header("Content-Length", str(len(body)))
+        self.send_header("Cache-Control", "no-cache")
+        self.end_headers()
+        return io.BytesIO(body)
+
     def copyfile(self, source: Any, outputfile: Any) -> None:
         remaining = self._remaining
         if remaining is None:
@@ -88,6 +104,19 @@ class _Handler(http.server.SimpleHTTPRequestHandler):
                 remaining -= len(chunk)
         except (BrokenPipeError, ConnectionResetError):
             pass  # the browser cancelled a media request: normal while seeking
+
+
+_COMPRESSIBLE = re.compile(r"\.(?:html|css|js|json|xml|svg|vtt|srt|txt|map)$")
+
+
+def _accepts_gzip(headers: Any) -> bool:
+    return any(part.split(";")[0].strip() == "gzip" for part in headers.get("Accept-Encoding", "").split(","))
+
+
+@functools.lru_cache(maxsize=512)
+def _gzipped(path: str, mtime_ns: int) -> bytes:
+    """The gzip of a file, kept while its modification time stays the same."""
+    return gzip.compress(Path(path).read_bytes(), compresslevel=6, mtime=0)
 
 
 class _Server(http.server.ThreadingHTTPServer):
@@ -109,15 +138,16 @@ def make_server(directory: Path, port: int = 8000, host: str = "127.0.0.1") -> h
     return _Server((host, port), handler)
 
 
-def serve(project: Project, port: int = 8000, *, interval: float = 1.0,
+def serve(project: Project, port: int = 8000, *, base_url: str = "/", interval: float = 1.0,
           on_build: Callable[[BuildReport], object] | None = None, on_ready: Callable[[str], object] | None = None,
           stop: threading.Event | None = None) -> None:
-    """Build, serve ``project.site_dir`` at ``http://127.0.0.1:PORT/`` (base URL "/"), and rebuild
+    """Build, serve ``project.site_dir`` at ``http://127.0.0.1:PORT/`` (built for ``base_url``: "/", or
+    the address it is served at to check absolute links as published), compressed, and rebuild
     incrementally whenever a file under content/ or templates/ changes. Runs until ``stop`` is set
     or Ctrl-C."""
     from pipeline.site.build import build_site
 
-    report = build_site(project, base_url="/")
+    report = build_site(project, base_url=base_url)
     if on_build:
         on_build(report)
     server = make_server(project.site_dir, port)
@@ -138,7 +168,7 @@ def serve(project: Project, port: int = 8000, *, interval: float = 1.0,
             time.sleep(0.2)  # let an editor finish saving
             before = _stamps(watched)
             try:
-                report = build_site(project, base_url="/")
+                report = build_site(project, base_url=base_url)
             except Exception as exc:  # keep serving the last good site; say what is wrong
                 log.error("rebuild failed: %s", exc)
                 continue

@@ -46,6 +46,7 @@ class ShowNotes:
     papers: list[Paper] = field(default_factory=list)
     description: str = ""  # the remaining text, Markdown
     source: str = "show notes"  # file name the notes came from
+    date: str | None = None  # a "Date: 2024-01-05" (or "Published:") line: the episode's date
 
 
 _TS = r"\d{1,2}:\d{2}(?::\d{2})?(?:\.\d+)?"
@@ -123,8 +124,19 @@ def parse_notes_text(text: str, source: str = "show notes") -> ShowNotes:
         else:
             kept.append(segment)
     papers = _papers(papers_text, source)
+    date = None
+    for i, segment in enumerate(kept):
+        dm = _DATE_LINE.match(segment)
+        if dm:
+            date = dm.group(1)
+            kept = kept[:i] + kept[i + 1:]
+            break
     description = _description(kept)
-    return ShowNotes(title=title, chapters=chapters, papers=papers, description=description, source=source)
+    return ShowNotes(title=title, chapters=chapters, papers=papers, description=description, source=source,
+                     date=date)
+
+
+_DATE_LINE = re.compile(r"^\s*(?:Date|Published|Recorded)\s*:\s*(\d{4}-\d{2}-\d{2})\s*$", re.I)
 
 
 def has_papers_section(text: str) -> bool:
@@ -400,6 +412,8 @@ def apply_notes(project: Any, slug: str, notes: ShowNotes, *, title: str | None 
         ep.papers = [p.id for p in covered]
         if notes.description:
             ep.description = notes.description
+        if notes.date and not ep.date:
+            ep.date = notes.date
         store.save_episode(ep, parts=("meta", "chapters"))
     log.info("episode %s: %d chapters (%d linked to papers), %d papers covered", slug, len(chapters),
              sum(1 for c in chapters if c.paper), len(covered))
