@@ -28,6 +28,8 @@ sys.path.insert(0, str(REPO))
 LIGHTHOUSE = REPO / ".cache" / "node" / "node_modules" / "lighthouse" / "cli" / "index.js"
 CHROMIUM = "/usr/bin/chromium"
 CATEGORIES = ("performance", "accessibility", "best-practices", "seo")
+METRICS = ("first-contentful-paint", "largest-contentful-paint", "total-blocking-time", "cumulative-layout-shift",
+           "speed-index")
 
 
 def _project(arg: str | None, tmp: Path) -> Path:
@@ -76,6 +78,8 @@ def main() -> None:
     ap.add_argument("--preset", choices=["mobile", "desktop"], default="mobile",
                     help="Lighthouse's form factor and throttling (default: mobile, its default)")
     ap.add_argument("--min", type=int, default=98, help="the lowest acceptable score")
+    ap.add_argument("--out", default=str(REPO / ".cache" / "lighthouse"), help="where the JSON reports go")
+    ap.add_argument("--only", nargs="*", help="only these pages (home, episode, paper, search)")
     args = ap.parse_args()
     if not LIGHTHOUSE.is_file():
         sys.exit(f"Lighthouse missing at {LIGHTHOUSE}: run `make install`")
@@ -90,8 +94,12 @@ def main() -> None:
         worst = 100
         try:
             _wait(base)
+            reports = Path(args.out)
+            reports.mkdir(parents=True, exist_ok=True)
             for name, rel in _pages(root).items():
-                out = Path(tmp) / f"{name}.json"
+                if args.only and name not in args.only:
+                    continue
+                out = reports / f"{name}.json"
                 cmd = ["node", str(LIGHTHOUSE), base + rel, "--quiet", "--output=json", f"--output-path={out}",
                        "--only-categories=" + ",".join(CATEGORIES),
                        "--chrome-flags=--headless=new --no-sandbox --disable-gpu"]
@@ -103,8 +111,10 @@ def main() -> None:
                 worst = min(worst, *scores.values())
                 failing = [a["id"] for a in report["audits"].values()
                            if a.get("score") is not None and a["score"] < 0.9 and a.get("scoreDisplayMode") == "binary"]
+                metrics = {k: report["audits"][k]["displayValue"] for k in METRICS if k in report["audits"]}
                 print(f"{name:8} {rel or '/':32} " + "  ".join(f"{c} {v}" for c, v in scores.items())
                       + (f"  (failing: {', '.join(failing)})" if failing else ""), flush=True)
+                print("         " + "  ".join(f"{k} {v}" for k, v in metrics.items()), flush=True)
         finally:
             server.terminate()
             server.wait(timeout=30)

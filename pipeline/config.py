@@ -192,9 +192,14 @@ def is_absolute_url(url: str) -> bool:
 
 
 def default_templates() -> Path:
-    """The packaged default theme (``templates/`` at the top of the repository)."""
+    """The packaged default theme (``templates/`` at the top of the repository): that of the source
+    checkout this module runs from when there is one (a second checkout on ``PYTHONPATH`` renders with
+    its own theme, not with that of the checkout installed in editable mode), else the installed one."""
     from importlib.resources import files
 
+    checkout = Path(__file__).resolve().parent.parent / "templates"
+    if (checkout / "base.html").is_file() and (checkout / "__init__.py").is_file():
+        return checkout
     return Path(str(files("pipeline.templates")))
 
 

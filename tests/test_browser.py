@@ -9,6 +9,7 @@ import pytest
 from test_site import SLUG, seed_site
 
 from pipeline.config import open_project
+from pipeline.timefmt import format_timestamp
 from tests.conftest import served, wait_js, watched_page
 
 pytestmark = pytest.mark.slow
@@ -101,10 +102,12 @@ def test_paper_discussed_at_link_lands_on_the_moment(page, server):
     papers = open_project(root).content.load_papers()
     pid = next(p for p, x in papers.items() if x.arxiv == "2302.04761")
     ep = open_project(root).content.load_episode(SLUG)
-    mention = min((m for m in ep.mentions if m.paper == pid), key=lambda m: m.start)
     page.goto(f"{base}/papers/{pid}/")
-    link = page.locator("ol.moments a.ts-chip").first
-    assert link.inner_text().strip() in ("2:20:00", "2:20:01")
+    # the most informative quote first (not the earliest): the paper's full name said at 2:20:15
+    link = page.locator("section.discussed-episode ol.moments a.ts-chip").first
+    shown = link.inner_text().strip()
+    assert shown == "2:20:15"
+    mention = next(m for m in ep.mentions if m.paper == pid and format_timestamp(m.start) == shown)
     link.click()
     page.wait_for_url(re.compile(rf"/episodes/{SLUG}/#t-\d+"))
     anchor = page.url.split("#")[1]
@@ -120,7 +123,7 @@ def test_summary_sentences_link_to_their_moment(page, server):
     base, _ = server
     page.goto(f"{base}/episodes/{SLUG}/")
     wait_js(page, "document.querySelector('audio.player').readyState >= 1")
-    sentence = page.locator("a.summary-sentence").nth(1)  # QLoRA's first sentence, at 3650 + 95 s
+    sentence = page.locator("a.summary-sentence").first  # QLoRA's first sentence, at 3650 + 95 s (the episode's "In short" is its notes)
     sentence.click()
     wait_js(page, "Math.abs(document.querySelector('audio.player').currentTime - 3745) < 1")
     assert page.url.endswith("#" + sentence.get_attribute("href").split("#")[1])

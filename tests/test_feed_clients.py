@@ -119,3 +119,16 @@ def test_transcript_voices_are_names_or_numbered_speakers(built):
     vtt = (built / "episodes/ep-1/transcript.vtt").read_text("utf-8")
     assert "<v Ada Host>" in vtt and "<v Grace Guest>" in vtt and "<v Speaker 3>" in vtt
     assert "SPEAKER_" not in vtt
+
+
+def test_episode_without_audio_says_so(built):
+    from lxml import html
+
+    doc = html.fromstring((built / "episodes/ep-2/index.html").read_bytes())
+    assert not doc.xpath("//audio") and not doc.xpath('//article[contains(@class, "has-player")]')
+    assert "No recording is published for this episode" in doc.xpath('string(//p[@class="no-audio"])')
+    # "In short" is the notes' own description; with audio and no notes, an overview of the chapters
+    assert doc.xpath('string(//p[@class="lead"])') == "What was said at the meetup, written up."
+    with_audio = html.fromstring((built / "episodes/ep-1/index.html").read_bytes())
+    assert with_audio.xpath('string(//p[@class="lead"])') == "2 talks: Welcome (Ada Host) and Compilers (Grace Guest)."
+    assert with_audio.xpath('//article[contains(@class, "has-player")]')

@@ -169,9 +169,15 @@ def test_episode_page_content(site_dir):
     first = paras[0].xpath('./a[@class="ts"]')[0]
     assert first.get("href") == "#" + paras[0].get("id")
     assert "Jeff Dean" in doc.xpath('string(//b[@class="spk"])') or doc.xpath('//b[text()="Jeff Dean"]')
+    # "In short" reads as a description: the show notes' own opening (their page's furniture gone),
+    # not the extractive episode summary's stitched sentences; the chapters keep their summaries
+    short = " ".join(doc.xpath('string(//section[h2[@id="summary-h"]])').split())
+    assert short.startswith("In short We are running an end of year listener survey!"), short
+    assert "Word2Vec won the test of time award." not in short and "Podcast artwork" not in short
+    assert doc.xpath('//article[contains(@class, "has-player")]') and not doc.xpath('//p[@class="no-audio"]')
     # summaries: each sentence links to the paragraph holding its time
     sentences = doc.xpath('//a[@class="summary-sentence"]')
-    assert len(sentences) == 3
+    assert len(sentences) == 2
     for a in sentences:
         target = a.get("href")[1:]
         para = doc.get_element_by_id(target)

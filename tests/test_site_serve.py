@@ -36,6 +36,18 @@ def test_serve_rebuilds_only_what_changed(project):
         with urllib.request.urlopen(req) as resp:
             assert resp.status == 206 and len(resp.read()) == 10
             assert resp.headers["Content-Range"].startswith("bytes 10-19/")
+        # compressed like a static host: pages (also by their folder URL), styles, scripts; not audio
+        import gzip
+
+        for rel in ("papers/p-two/", "papers/p-two/index.html", "static/site.css"):
+            req = urllib.request.Request(url + rel, headers={"Accept-Encoding": "br, gzip"})
+            with urllib.request.urlopen(req) as resp:
+                assert resp.headers["Content-Encoding"] == "gzip" and resp.headers["Vary"] == "Accept-Encoding"
+                body = gzip.decompress(resp.read())
+                assert int(resp.headers["Content-Length"]) < len(body) or rel.startswith("papers/")
+            assert body.startswith(b"<!doctype html>") or rel.endswith(".css")
+        with urllib.request.urlopen(url + "papers/p-two/") as resp:  # no Accept-Encoding: plain
+            assert resp.headers["Content-Encoding"] is None and b"Paper two" in resp.read()
 
         store.save_paper(Paper(id="p-two", title="Paper two, edited", date="2023-02-01"))
         second = reports.get(timeout=60)

@@ -52,8 +52,9 @@ class _Handler(http.server.SimpleHTTPRequestHandler):
         rng = self.headers.get("Range", "")
         m = re.fullmatch(r"bytes=(\d*)-(\d*)", rng.strip())
         path = Path(self.translate_path(self.path))
-        if not m and path.is_file() and _COMPRESSIBLE.search(path.name) and _accepts_gzip(self.headers):
-            return self._send_gzip(path)
+        page = path / "index.html" if path.is_dir() and self.path.split("?")[0].endswith("/") else path
+        if not m and page.is_file() and _COMPRESSIBLE.search(page.name) and _accepts_gzip(self.headers):
+            return self._send_gzip(page)
         if not m or not path.is_file() or m.group(0) == "bytes=-":
             return super().send_head()
         size = path.stat().st_size
