@@ -18,7 +18,7 @@ PYANNOTE_WHEEL_VERSION := 4.0.7
 .PHONY: install system-deps demo test lint golden fuzz bench screenshots test-llm lighthouse clean
 
 install: $(STAMP) $(SAMPLE) $(AXE) $(PARTYTIME) $(LIGHTHOUSE)
-	@echo "done: recap is installed in $(VENV) (try: make demo)"
+	@echo "==> recap is installed in $(VENV): try make demo"
 
 # Debian packages: ffmpeg (decode), chromium (browser tests, screenshots), rsync (publish),
 # hugo (site benchmark baseline), espeak-ng (a synthetic unknown voice in the voice-library tests). Skipped when already present or when not root.
@@ -30,8 +30,8 @@ system-deps:
 	if [ -n "$$missing" ]; then \
 	  if [ "$$(id -u)" = 0 ]; then \
 	    echo "==> Debian packages:$$missing (apt-get, a few minutes)"; \
-	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends $$missing \
-	      | grep -E '^(Get|Setting up)' ; \
+	    set -o pipefail; apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
+	      $$missing | grep --line-buffered -E '^(Get|Setting up|E:)'; \
 	  else echo "please install with apt-get:$$missing" >&2; fi; \
 	else echo "==> Debian packages: all present"; fi
 

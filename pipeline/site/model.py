@@ -155,6 +155,9 @@ class Site:
                                                 "poster" if ch.kind == "poster" else "chapter", ch.title,
                                                 speakers, quote, ch.summary, i))
             for m in ep.mentions:
+                if m.kind == "chapter" and m.chapter is not None and m.chapter < len(ep.chapters) \
+                        and ep.chapters[m.chapter].paper == m.paper:
+                    continue  # the chapter itself is the moment (with its title and summary)
                 speaker = display_speaker(ep, m.speaker, self.people)
                 out[m.paper].append(Moment(slug, ep.title, m.start, self.anchor(slug, m.start), m.kind,
                                            m.kind, speaker, shorten(m.quote), None, m.chapter))

@@ -4,6 +4,7 @@ paper is discussed in an episode, its posters and its related papers."""
 from __future__ import annotations
 
 import functools
+import re
 from collections.abc import Iterator
 from dataclasses import asdict
 
@@ -49,6 +50,15 @@ def informative(quote: str) -> int:
     return len([w for w in words(quote) if w not in STOP_WORDS and len(w) > 2])
 
 
+def _without_greeting(quote: str) -> str:
+    """A quote without its opening sentences that say nothing ("Hi, everyone. My name's Eric, ..." ->
+    "My name's Eric, ..."), unless nothing else is left."""
+    sentences = re.split(r"(?<=[.!?])\s+", quote)
+    while len(sentences) > 1 and informative(sentences[0]) < 2:
+        sentences = sentences[1:]
+    return " ".join(sentences)
+
+
 def discussed_in(site: Site, moments: list[dict]) -> list[dict]:
     """The moments grouped by episode, then by chapter (in the episode's order); in each chapter the
     chapter itself (with its summary) first, then the most informative quotes. ``shown`` are the
@@ -65,6 +75,8 @@ def discussed_in(site: Site, moments: list[dict]) -> list[dict]:
             title = ep.chapters[index].title if known and ep is not None and index is not None else None
             ranked = sorted(items, key=lambda x: (x["kind"] not in ("chapter", "poster"), -informative(x["quote"]),
                                                   x["start"]))
+            for x in items:
+                x["quote"] = _without_greeting(x["quote"])
             shown = [x for x in ranked if x["kind"] in ("chapter", "poster") or x["summary"]
                      or informative(x["quote"]) >= MIN_CONTENT_WORDS][:SHOWN_PER_CHAPTER]
             more = sorted((x for x in ranked if x not in shown), key=lambda x: x["start"])
