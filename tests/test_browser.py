@@ -168,3 +168,41 @@ def test_keyboard_skip_link_and_focus(page, server):
     assert page.evaluate("document.activeElement.className") == "skip-link"
     page.keyboard.press("Enter")
     assert page.evaluate("location.hash") == "#main"
+
+
+def test_episode_without_audio_jumps_in_the_transcript_and_its_heading_sits_at_the_top(browser, seed_root_copy):
+    """No recording: a note says so, a chapter's time jumps to its paragraph, and the transcript's sticky
+    chapter heading sits at the top of the window (no room left for a player that is not there)."""
+    root, base = seed_root_copy
+    with watched_page(browser, base) as pg:
+        pg.set_viewport_size({"width": 1200, "height": 800})
+        pg.goto(f"{base}/episodes/{SLUG}/")
+        assert pg.locator("audio").count() == 0 and pg.locator("p.no-audio").is_visible()
+        pg.click('ol.chapters a.seek[data-t="1728"]')  # DPO at 28:48
+        pg.wait_for_url(re.compile(rf"/episodes/{SLUG}/#t-\d+"))
+        anchor = pg.url.split("#")[1]
+        top = pg.evaluate(f"document.getElementById('{anchor}').getBoundingClientRect().top")
+        assert 0 <= top < 800
+        pg.evaluate("window.scrollBy(0, 400)")
+        heads = pg.evaluate("[...document.querySelectorAll('.transcript-chapter h3')].map(h => h.getBoundingClientRect().top)")
+        assert min(abs(t) for t in heads) < 1, heads  # the stuck heading is flush with the window's top
+        assert pg.errors == [] and pg.external == []
+
+
+@pytest.fixture(scope="module")
+def seed_root_copy(tmp_path_factory, seeds):
+    """The seed project without its recording, built and served."""
+    import shutil
+
+    from pipeline.site.build import build_site
+
+    src = seed_site(tmp_path_factory.mktemp("site"), seeds)
+    root = tmp_path_factory.mktemp("no-audio") / "proj"
+    shutil.copytree(src, root, ignore=shutil.ignore_patterns("site", "audio.mp3"))
+    project = open_project(root)
+    ep = project.content.load_episode(SLUG)
+    ep.audio = None
+    project.content.save_episode(ep, parts=("meta",))
+    build_site(open_project(root), search=False)
+    with served(root / "site") as base:
+        yield root, base
