@@ -262,6 +262,12 @@ def test_markdown_description_has_no_raw_html_or_script_links():
 def test_rss_feed_is_a_valid_podcast_feed(site_dir):
     data = (site_dir / "feed.xml").read_bytes()
     assert check_rss(data) == []
+    # built without a base URL, its links are relative: what a published feed may not be
+    relative = check_rss(data, absolute=True)
+    assert relative and all("is not an absolute URL" in p for p in relative)
+    assert check_rss(b'<rss version="2.0"><channel><title>t</title><link>https://x.org/</link><description>d'
+                     b'</description><item><title>no audio</title></item></channel></rss>', absolute=True) == [
+        f"item 1: no <{tag}> (podcast apps skip or misplace such an item)" for tag in ("enclosure", "guid", "pubDate")]
     root = etree.fromstring(data)
     assert root.tag == "rss" and root.get("version") == "2.0"
     assert root.nsmap.get("podcast") == PODCAST_NS

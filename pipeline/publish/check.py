@@ -99,7 +99,8 @@ def check_site(site_dir: Path, base_url: str = "/") -> list[str]:
                     problems.append(f"{rel}: broken anchor {url}")
     feed = site_dir / "feed.xml"
     if feed.exists():
-        problems += [f"feed.xml: {p}" for p in check_rss(feed.read_bytes())]
+        absolute = bool(base.scheme and base.netloc)
+        problems += [f"feed.xml: {p}" for p in check_rss(feed.read_bytes(), absolute=absolute)]
     for chapters in sorted(site_dir.glob("episodes/*/chapters.json")):
         try:
             data = json.loads(chapters.read_text("utf-8"))
@@ -118,8 +119,10 @@ def _directive(csp: str, name: str) -> str:
     return _directive(csp, "default-src") if name != "default-src" else "'unsafe-inline'"
 
 
-def check_rss(data: bytes) -> list[str]:
-    """RSS 2.0 (https://www.rssboard.org/rss-specification) plus the podcast: elements recap writes."""
+def check_rss(data: bytes, *, absolute: bool = False) -> list[str]:
+    """RSS 2.0 (https://www.rssboard.org/rss-specification) plus what podcast apps need of an item (an
+    enclosure, a guid, a pubDate: Podcast Index's parser skips an item without the first two) and the
+    podcast: elements recap writes. ``absolute``: every link must be a full http(s) URL (a published feed)."""
     try:
         root = etree.fromstring(data)
     except etree.XMLSyntaxError as exc:
@@ -136,6 +139,9 @@ def check_rss(data: bytes) -> list[str]:
     for i, item in enumerate(channel.findall("item"), 1):
         if not (item.findtext("title") or item.findtext("description")):
             problems.append(f"item {i}: needs a <title> or <description>")
+        for tag in ("enclosure", "guid", "pubDate"):
+            if item.find(tag) is None:
+                problems.append(f"item {i}: no <{tag}> (podcast apps skip or misplace such an item)")
         for enc in item.findall("enclosure"):
             if not enc.get("url") or not enc.get("type") or not (enc.get("length") or "").isdigit():
                 problems.append(f"item {i}: <enclosure> needs url, length (bytes) and type")
@@ -148,6 +154,13 @@ def check_rss(data: bytes) -> list[str]:
         for p in item.findall(f"{{{PODCAST_NS}}}person"):
             if not (p.text or "").strip():
                 problems.append(f"item {i}: empty <podcast:person>")
+    if absolute:
+        urls = [("<link>", e.text) for e in root.iter("link") if e.text] + [
+            (f"<{etree.QName(e).localname} {attr}>", e.get(attr)) for e in root.iter()
+            for attr in ("url", "href") if isinstance(e.tag, str) and e.get(attr)]
+        urls += [("<image><url>", e.text) for e in root.iter("url") if e.text]
+        problems += [f"{where} {url!r} is not an absolute URL" for where, url in urls
+                     if urlsplit(url.strip()).scheme not in ("http", "https")]
     return problems
 
 
