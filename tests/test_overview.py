@@ -34,6 +34,13 @@ def test_notes_first_then_the_llm_then_the_chapters():
     assert chapters_overview(Episode(slug="x", title="X"), _name) == ""
 
 
+def test_notes_lead_starts_where_the_notes_speak_of_the_episode():
+    notes = ("Tell us what you think in our survey!\n\nThe ICML 2024 orals, from Vienna.\n\n"
+             "More on the orals.")
+    assert notes_lead(notes, topic="ICML 2024 orals") == "The ICML 2024 orals, from Vienna. More on the orals."
+    assert notes_lead(notes, topic="Nothing in common").startswith("Tell us what you think")
+
+
 def test_notes_lead_stops_at_a_sentence_end():
     text = " ".join(f"Sentence number {i} says a little more." for i in range(30))
     lead = notes_lead(text, max_words=20)

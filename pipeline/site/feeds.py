@@ -222,6 +222,12 @@ def _atom_date(date: str | None) -> str:
     return dt.astimezone(UTC).isoformat().replace("+00:00", "Z")
 
 
+def _record_date(site: Site, ep: Episode) -> str | None:
+    """When episode.toml was last written: an Atom entry's ``updated`` for an episode with no date at all."""
+    p = site.store.root / "episodes" / ep.slug / "episode.toml"
+    return datetime.fromtimestamp(p.stat().st_mtime, UTC).replace(microsecond=0).isoformat() if p.is_file() else None
+
+
 def atom_feed(site: Site, episodes: list[Episode]) -> bytes:
     """``episodes/feed.xml``: the site's Atom feed of every episode, with or without audio (a feed
     reader follows the site; the podcast feed carries only what a podcast app can play)."""
@@ -231,7 +237,7 @@ def atom_feed(site: Site, episodes: list[Episode]) -> bytes:
     _sub(feed, f"{{{ATOM_NS}}}id", self_url)
     _sub(feed, f"{{{ATOM_NS}}}link", href=self_url, rel="self", type="application/atom+xml")
     _sub(feed, f"{{{ATOM_NS}}}link", href=site.absolute("episodes/"), rel="alternate", type="text/html")
-    dated = [(ep, episode_date(site, ep)[0]) for ep in episodes]
+    dated = [(ep, episode_date(site, ep)[0] or _record_date(site, ep)) for ep in episodes]
     _sub(feed, f"{{{ATOM_NS}}}updated", max((_atom_date(d) for _, d in dated), default=_atom_date(None)))
     author = _sub(feed, f"{{{ATOM_NS}}}author")
     _sub(author, f"{{{ATOM_NS}}}name", site.config.author or site.config.title)

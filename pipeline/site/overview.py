@@ -13,6 +13,7 @@ import re
 from collections.abc import Callable
 
 from pipeline.models import Episode
+from pipeline.text import STOP_WORDS, words
 
 MAX_WORDS = 70
 _MD_LINK = re.compile(r"!?\[([^\]]*)\]\([^)]*\)")
@@ -27,24 +28,35 @@ def _plain(markdown: str) -> str:
     return " ".join(text.split())
 
 
-def notes_lead(description: str, max_words: int = MAX_WORDS) -> str:
-    """The opening prose of show notes: paragraphs (no headings, lists or timestamp lines) up to
-    ``max_words`` words, cut at a sentence end."""
-    words: list[str] = []
+def _prose(description: str) -> list[str]:
+    """The notes' prose paragraphs, as plain text (no headings, lists or timestamp lines)."""
+    out = []
     for block in re.split(r"\n\s*\n", description):
         lines = [ln for ln in block.strip().splitlines() if ln.strip()]
-        if not lines or lines[0].lstrip().startswith("#") or _LIST_OR_TIME.match(lines[0]):
-            if words:
-                break
-            continue
-        for sentence in _SENTENCE_END.split(_plain(" ".join(lines))):
+        if lines and not lines[0].lstrip().startswith("#") and not _LIST_OR_TIME.match(lines[0]):
+            out.append(_plain(" ".join(lines)))
+    return out
+
+
+def notes_lead(description: str, max_words: int = MAX_WORDS, topic: str = "") -> str:
+    """The opening prose of show notes, up to ``max_words`` words cut at a sentence end. It starts at the
+    first of the opening paragraphs that names something of ``topic`` (the episode's title and chapter
+    titles): an announcement before the description ("We are running a listener survey!") is skipped."""
+    paragraphs = _prose(description)
+    if not paragraphs:
+        return ""
+    wanted = {w for w in words(topic) if w not in STOP_WORDS and len(w) > 2}
+    start = next((i for i, p in enumerate(paragraphs[:3]) if wanted & set(words(p))), 0)
+    out: list[str] = []
+    for paragraph in paragraphs[start:]:
+        for sentence in _SENTENCE_END.split(paragraph):
             n = len(sentence.split())
-            if words and len(words) + n > max_words:
-                return " ".join(words)
-            words += sentence.split()[: max_words if not words else n]
-        if len(words) >= max_words // 2:
+            if out and len(out) + n > max_words:
+                return " ".join(out)
+            out += sentence.split()[: max_words if not out else n]
+        if len(out) >= max_words // 2:
             break
-    return " ".join(words)
+    return " ".join(out)
 
 
 def _join(items: list[str]) -> str:
@@ -75,7 +87,8 @@ def chapters_overview(ep: Episode, name: Callable[[str], str]) -> str:
 
 def episode_overview(ep: Episode, name: Callable[[str], str]) -> dict:
     """``{"text", "source"}``; source is "notes", "llm" or "chapters" (text "" when there is nothing)."""
-    lead = notes_lead(ep.description) if ep.description else ""
+    topic = " ".join([ep.title, *(c.title for c in ep.chapters)])
+    lead = notes_lead(ep.description, topic=topic) if ep.description else ""
     if lead:
         return {"text": lead, "source": "notes"}
     if ep.summary is not None and ep.summary.method.startswith("llm") and ep.summary.text.strip():
