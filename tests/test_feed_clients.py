@@ -54,6 +54,7 @@ def built(tmp_path_factory) -> Path:
                      description="What was said at the meetup, written up.",
                      chapters=[Chapter(0.0, "Opening", speakers=["ada"])])
     store.save_episode(silent)
+    store.save_episode(Episode(slug="ep-3", title="Undated", chapters=[Chapter(0.0, "Only", speakers=["grace"])]))
     build_site(project, search=False)
     return root / "site"
 
@@ -102,7 +103,8 @@ def test_feedparser_reads_dates_and_absolute_links(built):
     site = feedparser.parse((built / "episodes" / "feed.xml").read_bytes())
     assert not site.bozo, site.bozo_exception
     titles = {e.title: e for e in site.entries}
-    assert set(titles) == {"Compilers, with Grace", "Notes only, no recording"}  # the audio-less one too
+    assert set(titles) == {"Compilers, with Grace", "Notes only, no recording", "Undated"}  # audio-less ones too
+    assert titles["Undated"].updated_parsed  # dated by its record when it has no date
     assert titles["Notes only, no recording"].link == f"{BASE}episodes/ep-2/"
     assert titles["Notes only, no recording"].updated_parsed[:3] == (2024, 4, 1)
     assert titles["Notes only, no recording"].summary == "What was said at the meetup, written up."
@@ -132,3 +134,7 @@ def test_episode_without_audio_says_so(built):
     with_audio = html.fromstring((built / "episodes/ep-1/index.html").read_bytes())
     assert with_audio.xpath('string(//p[@class="lead"])') == "2 talks: Welcome (Ada Host) and Compilers (Grace Guest)."
     assert with_audio.xpath('//article[contains(@class, "has-player")]')
+    home = html.fromstring((built / "index.html").read_bytes())
+    metas = [" ".join(m.text_content().split()) for m in home.xpath('//article[contains(@class, "episode-card")]'
+                                                                       '/p[@class="meta"]')]
+    assert "1 chapters · 0 papers" in metas and not [m for m in metas if m.startswith("·")], metas

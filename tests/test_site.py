@@ -391,3 +391,18 @@ def test_build_cli(run_cli, project):
     assert f"Site in {project.root / 'site'}" in result.output and "written" in result.output
     again = run_cli("build")
     assert "0 written" in again.output
+
+
+def test_paper_page_leads_with_the_paper_and_hides_internals(seed_root, site_dir):
+    pid = _paper_id(seed_root, lambda p: p.title.startswith("Direct Preference"))
+    doc = _doc(site_dir, f"papers/{pid}/index.html")
+    headings = [h.get("id") for h in doc.xpath('//div[@class="paper-main"]//h2')]
+    assert headings[:2] == ["abstract-h", "discussed-h"]  # the abstract before the moments
+    captions = [" ".join(c.text_content().split()) for c in doc.xpath("//figcaption")]
+    assert captions and not [c for c in captions if c.endswith(".txt")], captions  # readable sources
+    index = _doc(site_dir, "papers/index.html")
+    groups = [h.text_content() for h in index.xpath("//h2")]
+    assert groups[0].startswith("Discussed in ") and not [g for g in groups if ".txt" in g], groups
+    home = _doc(site_dir, "index.html")
+    metas = [" ".join(m.text_content().split()) for m in home.xpath('//p[@class="meta"]')]
+    assert metas and not [m for m in metas if m.startswith("·") or m.endswith("·") or "· ·" in m], metas

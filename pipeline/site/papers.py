@@ -36,9 +36,22 @@ def paper_context(site: Site, paper: Paper) -> dict:
     episodes = discussed_in(site, moments)
     return {"paper": paper,  # the record itself: the template reads it, hashing walks it (no deep copy)
             "links": paper_links(paper), "moments": moments, "episodes": episodes,
+            "notes": [{"text": n.text, "source": source_label(n.source),
+                       "url": url_quote(n.url) if n.url and is_web_url(n.url) else None} for n in paper.notes],
             "n_shown": sum(len(c["shown"]) for e in episodes for c in e["chapters"]),
             "n_moments": len(moments), "posters": posters,
             "og_url": site.absolute(site_path("paper", paper.id)), "extras": {}}
+
+
+def source_label(source: str) -> str:
+    """Where a note came from, for readers: "research-highlights-blog.txt" -> "Research highlights blog"
+    (an imported file's name, not the file itself)."""
+    name = source.strip()
+    if re.fullmatch(r"[\w.-]+\.(?:txt|md|markdown|json|ya?ml|bib|html?|csv|tsv)", name, re.I):
+        name = re.sub(r"\.[a-z]+$", "", name, flags=re.I)
+        name = re.sub(r"[-_.]+", " ", name).strip()
+        name = name[:1].upper() + name[1:]
+    return name or source
 
 
 SHOWN_PER_CHAPTER = 3
