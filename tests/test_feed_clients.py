@@ -137,4 +137,4 @@ def test_episode_without_audio_says_so(built):
     home = html.fromstring((built / "index.html").read_bytes())
     metas = [" ".join(m.text_content().split()) for m in home.xpath('//article[contains(@class, "episode-card")]'
                                                                        '/p[@class="meta"]')]
-    assert "1 chapters · 0 papers" in metas and not [m for m in metas if m.startswith("·")], metas
+    assert "1 chapter · 0 papers" in metas and not [m for m in metas if m.startswith("·")], metas
