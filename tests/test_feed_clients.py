@@ -55,6 +55,9 @@ def built(tmp_path_factory) -> Path:
                      chapters=[Chapter(0.0, "Opening", speakers=["ada"])])
     store.save_episode(silent)
     store.save_episode(Episode(slug="ep-3", title="Undated", chapters=[Chapter(0.0, "Only", speakers=["grace"])]))
+    store.save_episode(Episode(slug="ep-4", title="Hosted elsewhere", date="2024-02-01", duration=3600.0,
+                               audio="https://cdn.example.org/shows/ep4.m4a", audio_length=48_000_123,
+                               audio_type="audio/x-m4a", chapters=[Chapter(0.0, "Keynote", speakers=["ada"])]))
     build_site(project, search=False)
     return root / "site"
 
@@ -73,7 +76,9 @@ def _partytime(feed: Path) -> dict:
 
 def test_podcast_index_parser_reads_every_episode_with_audio(built):
     feed = _partytime(built / "feed.xml")
-    assert [i["title"] for i in feed["items"]] == ["Compilers, with Grace"]
+    assert [i["title"] for i in feed["items"]] == ["Compilers, with Grace", "Hosted elsewhere"]  # newest first
+    hosted = feed["items"][1]["enclosure"]
+    assert hosted == {"url": "https://cdn.example.org/shows/ep4.m4a", "length": 48_000_123, "type": "audio/x-m4a"}
     item = feed["items"][0]
     assert item["enclosure"]["url"] == f"{BASE}episodes/ep-1/audio.mp3"
     assert item["enclosure"]["length"] == (built / "episodes/ep-1/audio.mp3").stat().st_size
@@ -96,14 +101,14 @@ def test_feedparser_reads_dates_and_absolute_links(built):
 
     podcast = feedparser.parse((built / "feed.xml").read_bytes())
     assert not podcast.bozo, podcast.bozo_exception
-    (entry,) = podcast.entries
-    assert entry.published_parsed[:3] == (2024, 3, 1)
+    entry, hosted = podcast.entries
+    assert entry.published_parsed[:3] == (2024, 3, 1) and hosted.published_parsed[:3] == (2024, 2, 1)
     assert entry.link == f"{BASE}episodes/ep-1/" and entry.enclosures[0].href.startswith(BASE)
     assert podcast.feed.image.href == f"{BASE}static/artwork.png"
     site = feedparser.parse((built / "episodes" / "feed.xml").read_bytes())
     assert not site.bozo, site.bozo_exception
     titles = {e.title: e for e in site.entries}
-    assert set(titles) == {"Compilers, with Grace", "Notes only, no recording", "Undated"}  # audio-less ones too
+    assert set(titles) == {"Compilers, with Grace", "Notes only, no recording", "Undated", "Hosted elsewhere"}
     assert titles["Undated"].updated_parsed  # dated by its record when it has no date
     assert titles["Notes only, no recording"].link == f"{BASE}episodes/ep-2/"
     assert titles["Notes only, no recording"].updated_parsed[:3] == (2024, 4, 1)
