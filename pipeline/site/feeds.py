@@ -285,14 +285,18 @@ def feed_pages(site: Site) -> Iterator[Page]:
         if ep.audio and enclosure(site, ep) is None:
             log.warning("episode %s: its audio %s is not under content/episodes/%s/: it is not in the podcast "
                         "feed, only in episodes/feed.xml", ep.slug, ep.audio, ep.slug)
-        elif ep.audio and urlsplit(ep.audio).scheme and not ep.audio_length:
+            continue
+        if ep.audio and urlsplit(ep.audio).scheme and not ep.audio_length:
             log.warning("content/episodes/%s/episode.toml: audio is hosted elsewhere without audio_length: "
                         "the feed's enclosure says 0 bytes (set audio_length, in bytes)", ep.slug)
-        elif ep.audio:
+        if ep.audio:
             date, source = episode_date(site, ep)
             if source == "modified":
                 log.warning("content/episodes/%s/episode.toml: no date; the feed's pubDate is the audio file's "
                             "(%s): set date = \"YYYY-MM-DD\"", ep.slug, (date or "")[:10])
+            elif source == "none":
+                log.warning("content/episodes/%s/episode.toml: no date, so its feed item has no pubDate (podcast "
+                            "apps sort by it): set date = \"YYYY-MM-DD\"", ep.slug)
     # the episodes' records by file digest (serialising 50 episodes' chapters and mentions to hash
     # them cost seconds at conference scale); of the transcript, the feed shows only its length
     inputs = {"config": to_data(site.config), "base_url": site.base_url,
