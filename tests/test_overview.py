@@ -58,3 +58,9 @@ def test_page_furniture_is_not_prose():
                              "We went to the conference and recorded the talks.\n\n[0:00:10] Intro (Ada)\n", "notes.txt")
     assert notes.description == "We went to the conference and recorded the talks."
     assert notes.date == "2024-05-07"
+
+
+def test_a_persons_summary_wins_over_the_notes():
+    ep = Episode(slug="e", title="Talks", description="Talks about attention.\n\nMore talks.",
+                 summary=Summary(text="Written by hand.", method="person"))
+    assert episode_overview(ep, lambda s: s) == {"text": "Written by hand.", "source": "person"}

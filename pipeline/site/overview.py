@@ -1,10 +1,10 @@
 """An episode's "In short", which is also its description in the feeds: what a reader deciding whether
 to listen wants, in a few lines.
 
-In order: the show notes' own description (their opening paragraphs), else the LLM's episode summary
-when one was made, else an overview generated from the chapters (the talks and who gave them). The
-extractive episode summary (transcript sentences stitched together) reads as fragments out of context,
-so it is not used here; the chapters keep their own summaries.
+In order: a summary a person wrote (method "person", edited in content/), else the show notes' own description
+(their opening paragraphs), else the LLM's episode summary when one was made, else an overview generated from
+the chapters (the talks and who gave them). The extractive episode summary (transcript sentences stitched
+together) reads as fragments out of context, so it is not used here; the chapters keep their own summaries.
 """
 
 from __future__ import annotations
@@ -86,7 +86,10 @@ def chapters_overview(ep: Episode, name: Callable[[str], str]) -> str:
 
 
 def episode_overview(ep: Episode, name: Callable[[str], str]) -> dict:
-    """``{"text", "source"}``; source is "notes", "llm" or "chapters" (text "" when there is nothing)."""
+    """``{"text", "source"}``; source is "person", "notes", "llm" or "chapters" (text "" when there is
+    nothing). A person's summary in content/ is the source of truth and wins over everything generated."""
+    if ep.summary is not None and ep.summary.method == "person" and ep.summary.text.strip():
+        return {"text": ep.summary.text.strip(), "source": "person"}
     topic = " ".join([ep.title, *(c.title for c in ep.chapters)])
     lead = notes_lead(ep.description, topic=topic) if ep.description else ""
     if lead:
