@@ -124,6 +124,28 @@ class ContentStore:
         self._parsed: dict[str, ParseCache] = {}
         self.digests: dict[str, str] = {}
         """content-relative path -> blake2b of the bytes of each record file loaded (for page hashes)."""
+        self._batch = 0
+        self._manifest_dirty = False
+
+    @contextlib.contextmanager
+    def batch(self) -> Iterator[None]:
+        """Many writes as one: each file is still written atomically (temporary file, rename), but without
+        its own fsync, and the manifest is saved once; at the end one ``os.sync`` makes them all durable,
+        then the manifest is written. Importing 3,540 papers spent most of its time in 7,000 fsyncs and
+        7,000 rewrites of the manifest. A crash mid-way leaves whole files whose manifest entries are
+        missing: the next run recognises them as what recap generates (see :meth:`write_text`)."""
+        self._batch += 1
+        try:
+            yield
+        finally:
+            self._batch -= 1
+            if self._batch == 0 and self._manifest_dirty:
+                os.sync()
+                self._manifest_dirty = False
+                self._save_manifest()
+
+    def _write(self, p: Path, text: str) -> None:
+        atomic_write(p, text, durable=not self._batch)
 
     def _parse_cache(self, bucket: str) -> ParseCache | None:
         if self.cache_dir is None:
@@ -203,6 +225,9 @@ class ContentStore:
         return self._manifest
 
     def _save_manifest(self) -> None:
+        if self._batch:
+            self._manifest_dirty = True
+            return
         text = json.dumps(self.manifest(), indent=1, sort_keys=True) + "\n"
         atomic_write(self.root / MANIFEST, text)
 
@@ -227,7 +252,7 @@ class ContentStore:
         if not force and self.edited(rel):
             self.notices.append(f"kept your edited {self.display(rel)} (not overwritten)")
             return False
-        atomic_write(p, text)
+        self._write(p, text)
         self.manifest()[rel] = sha256(text)
         self._save_manifest()
         return True
@@ -248,13 +273,13 @@ class ContentStore:
             if final != data or new_base != data:
                 self.notices.append(f"kept your edits in {self.display(rel)}")
         text = tomli_w.dumps(final)
-        atomic_write(base_path, tomli_w.dumps(new_base))
+        self._write(base_path, tomli_w.dumps(new_base))
         if final is data:
             return self.write_text(rel, text, force=True)
         # a merged file keeps counting as edited: record the generated hash, not the merged one
         changed = not p.exists() or p.read_text("utf-8") != text
         if changed:
-            atomic_write(p, text)
+            self._write(p, text)
         self.manifest()[rel] = sha256(tomli_w.dumps(new_base))
         self._save_manifest()
         return changed

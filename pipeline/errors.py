@@ -68,6 +68,11 @@ class BatchFailed(RecapError):
     """Some recordings of a batch failed (the others were processed; the table lists each)."""
 
 
+class PartialImport(RecapError):
+    """Some entries of an input could not be imported (each was named with its line and reason); the
+    others were imported."""
+
+
 class NotReady(RecapError):
     """``recap doctor`` found a required tool or model missing."""
 

@@ -80,10 +80,28 @@ def papers() -> None:
 @click.argument("files", nargs=-1, required=True, type=click.Path(dir_okay=False, path_type=Path))
 @pass_project
 def papers_import(project: Project, files: tuple[Path, ...]) -> None:
-    """Import paper lists (reading list, arXiv-link blog, day notes, BibTeX, JSON, YAML)."""
+    """Import paper lists (reading list, arXiv-link blog, day notes, BibTeX, JSON, YAML, CSV). An entry
+    that cannot be imported is named with its line and reason, the others are imported, and the exit
+    code is 1."""
+    import sys
+
+    from pipeline.cli.output import ProgressBars
+    from pipeline.errors import PartialImport
     from pipeline.sources.papers import import_papers
 
-    click.echo(import_papers(project, files).summary())
+    with ProgressBars(enabled=sys.stderr.isatty(), unit="papers") as bars:
+        report = import_papers(project, files, progress=bars)
+    for line in report.notes:
+        click.echo(f"Note: {line}", err=True)
+    for line in report.skipped:
+        click.echo(f"Skipped: {line}", err=True)
+    if len(report.added) <= 20:
+        for pid in report.added:
+            click.echo(f"  new  {pid}  {report.titles.get(pid, '')}")
+    click.echo(report.summary())
+    if report.skipped:
+        raise PartialImport(f"{len(report.skipped)} entr{'y' if len(report.skipped) == 1 else 'ies'} not imported "
+                            "(listed above); the others were imported")
 
 
 COMMANDS = (init, list_, import_transcript_cmd, import_notes_cmd, papers)
