@@ -135,9 +135,14 @@ def load_config(path: Path | None, overrides: dict[str, dict[str, Any]] | None =
 
 
 def default_templates() -> Path:
-    """The packaged default theme (``templates/`` at the top of the repository)."""
+    """The packaged default theme (``templates/`` at the top of the repository). Run from a source tree
+    (``PYTHONPATH=<checkout>``), the checkout's own ``templates/``: the installed package may map
+    ``pipeline.templates`` to another checkout (an editable install elsewhere)."""
     from importlib.resources import files
 
+    here = Path(__file__).resolve().parent.parent / "templates"
+    if (here / "__init__.py").is_file() and (here / "base.html").is_file() and (here / "paper.html").is_file():
+        return here
     return Path(str(files("pipeline.templates")))
 
 

@@ -273,7 +273,7 @@ class ContentStore:
             if final != data or new_base != data:
                 self.notices.append(f"kept your edits in {self.display(rel)}")
         text = tomli_w.dumps(final)
-        self._write(base_path, tomli_w.dumps(new_base))
+        self._write(base_path, text if new_base is final else tomli_w.dumps(new_base))
         if final is data:
             return self.write_text(rel, text, force=True)
         # a merged file keeps counting as edited: record the generated hash, not the merged one

@@ -15,9 +15,18 @@ from pipeline.config import Project
 @pass_project
 def build_cmd(project: Project, base_url: str | None, full: bool) -> None:
     """Render content/ into the static site (only the pages whose inputs changed)."""
+    import sys
+
+    from pipeline.cli.output import ProgressBars
+    from pipeline.embed import PROGRESS
     from pipeline.site.build import build_site
 
-    report = build_site(project, base_url=base_url, full=full)
+    with ProgressBars(enabled=sys.stderr.isatty(), unit="papers") as bars:
+        token = PROGRESS.set(bars)  # a conference's first build embeds every paper: show it
+        try:
+            report = build_site(project, base_url=base_url, full=full)
+        finally:
+            PROGRESS.reset(token)
     click.echo(report.summary())
     for label, paths in (("written", report.written), ("removed", report.removed)):
         if paths and len(paths) <= 20:

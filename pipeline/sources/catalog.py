@@ -276,10 +276,11 @@ class _Index:
         return found
 
 
-def _conflict(a: Paper, b: Paper) -> bool:
-    """Both records name their paper for sure (same kind of id), and the ids differ: two papers."""
-    ka, kb = dict(_identities(a)), dict(_identities(b))
-    return any(k in kb and ka[k] != kb[k] for k in ka if k in ("arxiv", "doi", "openreview"))
+def _conflict(a: list[tuple[str, str]], b: list[tuple[str, str]]) -> bool:
+    """Both records name their paper for sure (same kind of id: :func:`_identities` ``a`` and ``b``), and
+    the ids differ: two papers, however alike their titles."""
+    kb = dict(b)
+    return any(k in kb and v != kb[k] for k, v in a if k in ("arxiv", "doi", "openreview"))
 
 
 def merge_papers(existing: Mapping[str, Paper], new: Iterable[Paper]) -> dict[str, Paper]:
@@ -294,8 +295,9 @@ def merge_papers(existing: Mapping[str, Paper], new: Iterable[Paper]) -> dict[st
         tid = index.by_identity(paper)
         target = catalog[tid] if tid else None
         if target is None:
-            candidates = [catalog[c] for c in index.candidates(paper)]
-            candidates = [p for p in candidates if not _conflict(p, paper) and _same_paper(p, paper)]
+            ident = _identities(paper)
+            candidates = [catalog[c] for c in index.candidates(paper) if not _conflict(index.keys[c][0], ident)]
+            candidates = [p for p in candidates if _same_paper(p, paper)]
             if candidates:
                 target = max(candidates, key=lambda p: (title_score(p.title, paper.title), p.id))
         if target is not None:

@@ -172,7 +172,7 @@ def _record(path: Path, rec: dict[str, Any], conference: bool) -> Paper:
         sep = "|" if "|" in authors else ";" if ";" in authors else None
         parts = authors.split(sep) if sep else re.split(r",|\band\b", authors)
         authors = [a.strip() for a in parts if a.strip()]
-    authors = list(dict.fromkeys(" ".join(str(a).split()) for a in authors))  # OpenReview lists a person twice
+    authors = [" ".join(str(a).split()) for a in authors]
     notes = rec.get("notes") or []
     if isinstance(notes, str):
         notes = [notes]
