@@ -46,6 +46,7 @@ _NAME = re.compile(r"\s*([A-Za-z][\w:.+/-]*)\s*=\s*")
 _BRACE = re.compile(r"[{}]")
 _WORD = re.compile(r"[A-Za-z0-9_:.+-]+")
 _QUOTED = re.compile(r'[{}"]')
+_SEPARATORS = ", \n\t"
 
 
 class _Bad(Exception):
@@ -173,10 +174,14 @@ def parse_bibtex(text: str) -> tuple[list[BibEntry], list[BibProblem]]:
             if not k:
                 raise _Bad(m.end(), "no citation key before the first ','")
             key = k.group(1)
-            fields, _ = _fields(text, k.end(), end, close, strings)
+            fields, stop = _fields(text, k.end(), end, close, strings)
+            rest = text[stop:end].strip()
+            if "=" in rest or "}" in rest:  # text BibTeX would skip as a comment, but it looks like fields
+                raise _Bad(stop, f"unbalanced brace: a '}}' ends the entry early (line {line_of(stop - 1)}), "
+                                 f"before {rest.lstrip(_SEPARATORS).splitlines()[0][:30]!r}")
         except _Bad as bad:
             where = line_of(bad.pos)
-            reason = bad.reason + (f" (line {where})" if where != line else "")
+            reason = bad.reason + (f" (line {where})" if where != line and "(line " not in bad.reason else "")
             problems.append(BibProblem(line, key, reason))
             continue
         if key.lower() in seen:

@@ -50,7 +50,7 @@ def read_bibtex(path: Path, text: str, skipped: list[str] | None = None) -> list
     entries, problems = parse_bibtex(text)
     for problem in problems:
         if skipped is None:
-            raise InputError(path, problem.describe(path.name).split(": ", 1)[1])
+            raise InputError(path, f"line {problem.describe(path.name).split(':', 1)[1]}")
         skipped.append(problem.describe(path.name))
     papers = []
     for entry in entries:

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from pipeline.errors import InputError
+from pipeline.errors import BadEntries, InputError
 from pipeline.models import Paper
 from pipeline.serialize import read_input_text
 from pipeline.sources import paper_data, paper_text
@@ -41,7 +41,8 @@ def read_papers(path: Path, skipped: list[str] | None = None) -> list[Paper]:
                   "daynotes": paper_text.read_daynotes, "shownotes": read_shownotes}[fmt](path, text)
     if not papers:
         first = next((s for s in skipped or [] if ": note: " not in s), None)
-        raise InputError(path, f"no papers found (read as {fmt})" + (f"; {first.split(': ', 1)[1]}" if first else ""))
+        where = re.sub(r"^[^:]*:(\d+): ", r"line \1: ", first) if first else ""
+        raise InputError(path, f"no papers found (read as {fmt})" + (f"; {where}" if where else ""))
     for p in papers:
         p.sources = union(p.sources, [path.name])
     log.debug("read %d papers from %s (%s)", len(papers), path, fmt)
@@ -101,17 +102,20 @@ class ImportReport:
                 f"{self.total} papers in the catalog")
 
 
-def import_papers(project: Any, paths: Iterable[Path], *,
+def import_papers(project: Any, paths: Iterable[Path], *, skip_bad: bool = False,
                   progress: Callable[[str, int, int], None] | None = None) -> ImportReport:
-    """Read every file first (a file that cannot be read aborts before anything is written; an entry that
-    cannot be imported is listed in :attr:`ImportReport.skipped`), merge into the catalog, then write the
-    new and changed paper records through the ContentStore in one batch (one durable sync).
-    ``progress(stage, done, total)`` is called while merging and writing."""
+    """Read every file first, merge into the catalog, then write the new and changed paper records
+    through the ContentStore in one batch (one durable sync). A file that cannot be read, or entries that
+    cannot be imported (:class:`BadEntries`, naming each), abort before anything is written; with
+    ``skip_bad`` those entries are left out and listed in :attr:`ImportReport.skipped`.
+    ``progress(stage, done, total)`` is called while writing."""
     store = project.content
     report = ImportReport()
     problems: list[str] = []
     parsed = [(Path(p), read_papers(Path(p), problems)) for p in paths]
     report.skipped = [s for s in problems if ": note: " not in s]
+    if report.skipped and not skip_bad:
+        raise BadEntries(report.skipped)
     report.notes = [s.replace(": note: ", ": ", 1) for s in problems if ": note: " in s]
     with store.lock_catalog():
         existing = store.load_papers()
