@@ -83,9 +83,11 @@ def bench_import(work: Path) -> dict:
     print("\n1. import")
     t_json_load = min(timed(lambda: [json.loads(p.read_text("utf-8")) for p in JSONS])[0] for _ in range(3))
     pj = new_project(work / "json")
+    cpu0 = time.process_time()
     t_json, rep_json = timed(import_papers, pj, JSONS)
     row("recap papers import papers.json papers-db.json", f"{t_json:.2f} s",
-        f"{len(rep_json.added)} papers; json.load {t_json_load:.3f} s; target <= 3 s")
+        f"[{time.process_time() - cpu0:.2f} s CPU] {len(rep_json.added)} papers; json.load {t_json_load:.3f} s; "
+        "target <= 3 s")
 
     import bibtexparser
 
@@ -127,10 +129,19 @@ def bench_import(work: Path) -> dict:
     except ImportError:
         row("pylatexenc", "not installed")
 
+    from pipeline import tex
+    from pipeline.sources import catalog
+
     papers = [p for f in JSONS for p in read_papers(f)]
     half = papers[: len(papers) // 2]
-    t_half = min(timed(merge_papers, {}, half)[0] for _ in range(2))
-    t_all = min(timed(merge_papers, {}, papers)[0] for _ in range(2))
+
+    def merge_cold(ps: list) -> float:  # every title normalised anew, as in an import
+        catalog._norm.cache_clear()
+        tex._math_plain.cache_clear()
+        return timed(merge_papers, {}, ps)[0]
+
+    t_half = min(merge_cold(half) for _ in range(3))
+    t_all = min(merge_cold(papers) for _ in range(3))
     row(f"merge {len(half)} papers / {len(papers)} papers", f"{t_half:.2f} / {t_all:.2f} s",
         f"x{t_all / max(t_half, 1e-9):.2f} for twice the papers (linear: ~2)")
     return {"json": pj, "bib": pb, "t_json": t_json, "t_bib": t_bib, "t_bp": t_bp}

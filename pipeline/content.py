@@ -13,6 +13,7 @@ Layout (all plain text, diff-friendly)::
       people/<id>.toml                 one file per person
       .recap/manifest.json             sha256 of what recap last generated, per file
       .recap/base/...                  the last generated copy of each .toml file (for 3-way merges)
+      .recap/base/packed.json          the same for the records of a batch (an import), in one file
 
 Rules: every write is atomic (temporary file + rename). A file a person edited since recap wrote it is
 never overwritten: for TOML records recap merges field by field (the person's changed fields win,
@@ -32,19 +33,20 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import tomli_w
-
 from pipeline.cache import MISS, ParseCache, cache_key
 from pipeline.errors import ContentError, LockedError
 from pipeline.files import atomic_write, file_digest, sha256, stat_signature
 from pipeline.ids import check_id, is_plain_relpath
 from pipeline.models import Chapter, Episode, Mention, Paper, Person, Poster, Transcript
-from pipeline.serialize import DataError, from_data, to_data
+from pipeline.serialize import DataError, from_data, to_data, toml_dumps
 
 log = logging.getLogger(__name__)
 
 MANIFEST = ".recap/manifest.json"
 BASE_DIR = ".recap/base"
+BASE_PACK = ".recap/base/packed.json"
+"""The merge bases of records written in a batch, {rel: text}: one file instead of one per record (an
+import of 3,540 papers created 7,080 files). A per-record base file, when there is one, is newer."""
 
 
 _MISSING = object()
@@ -128,6 +130,8 @@ class ContentStore:
         self._manifest_dirty = False
         self._pending: dict[Path, Any] = {}  # path -> Future of its write, in a batch
         self._pool: Any = None
+        self._pack: dict[str, str] | None = None  # BASE_PACK, read when needed
+        self._pack_dirty = False
 
     @contextlib.contextmanager
     def batch(self) -> Iterator[None]:
@@ -153,6 +157,10 @@ class ContentStore:
                 pending, self._pending = self._pending, {}
                 for future in pending.values():
                     future.result()  # a failed write fails the batch (the manifest is not saved then)
+                if self._pack_dirty:
+                    pack = json.dumps(self._base_pack(), ensure_ascii=False)
+                    atomic_write(self.root / BASE_PACK, pack, durable=False)
+                    self._pack_dirty = False
                 if self._manifest_dirty:
                     os.sync()
                     self._manifest_dirty = False
@@ -164,6 +172,32 @@ class ContentStore:
             return
         self._wait(p)
         self._pending[p] = self._pool.submit(atomic_write, p, text, durable=False)
+
+    def _base_pack(self) -> dict[str, str]:
+        if self._pack is None:
+            path = self.root / BASE_PACK
+            try:
+                self._pack = json.loads(path.read_text("utf-8")) if path.exists() else {}
+            except (OSError, ValueError) as exc:
+                raise ContentError(f"{path}: unreadable ({exc}); delete it (and .recap/manifest.json) to start "
+                                   "afresh") from exc
+        return self._pack
+
+    def _read_base(self, rel: str, base_path: Path) -> dict[str, Any] | None:
+        """The merge base of ``rel``: its own base file, else its entry in the batch pack, else None."""
+        if base_path.exists():
+            return self._read_toml(base_path)
+        text = self._base_pack().get(rel)
+        return self._read_toml(base_path, text.encode("utf-8")) if text is not None else None
+
+    def _write_base(self, rel: str, base_path: Path, text: str) -> None:
+        if self._pool is None:
+            self._write(base_path, text)
+            return
+        self._base_pack()[rel] = text
+        self._pack_dirty = True
+        if base_path.exists():  # an older base of its own would hide the new one
+            base_path.unlink()
 
     def _wait(self, p: Path) -> None:
         """Let a write of ``p`` queued in this batch finish (before ``p`` is read or written again)."""
@@ -291,7 +325,9 @@ class ContentStore:
         final = new_base = data
         if not force and self.edited(rel):
             theirs = self._read_toml(p)
-            base = self._read_toml(base_path) if base_path.exists() else None
+            base = self._read_base(rel, base_path)
+            if base is None and p.read_bytes() == toml_dumps(data).encode("utf-8"):
+                base = theirs  # what recap generates (a batch killed before it saved its bases): record it
             if base is None:  # a file recap never wrote: the person's file wins whole
                 self.notices.append(f"kept your {self.display(rel)} (recap did not write it)")
                 return False
@@ -299,15 +335,15 @@ class ContentStore:
             new_base = rebase(base, data, theirs)
             if final != data or new_base != data:
                 self.notices.append(f"kept your edits in {self.display(rel)}")
-        text = tomli_w.dumps(final)
-        self._write(base_path, text if new_base is final else tomli_w.dumps(new_base))
+        text = toml_dumps(final)
+        self._write_base(rel, base_path, text if new_base is final else toml_dumps(new_base))
         if final is data:
             return self.write_text(rel, text, force=True)
         # a merged file keeps counting as edited: record the generated hash, not the merged one
         changed = not p.exists() or p.read_text("utf-8") != text
         if changed:
             self._write(p, text)
-        self.manifest()[rel] = sha256(tomli_w.dumps(new_base))
+        self.manifest()[rel] = sha256(toml_dumps(new_base))
         self._save_manifest()
         return changed
 

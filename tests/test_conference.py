@@ -256,3 +256,38 @@ def test_the_real_neurips_catalog(project, shared_data: Path):
     frechet = papers["https://openreview.net/forum?id=Sg3aCpWUQP"]
     assert frechet.id == "errors-in-variables-frechet-regression-with-low-rank-covariate-approximation"
     assert any(p.id.startswith("taco-temporal-latent") for p in papers.values())
+
+
+def test_toml_dumps_is_tomli_w_byte_for_byte():
+    import tomli_w
+
+    from pipeline.serialize import to_data, toml_dumps
+
+    cases = [{"a": "x\x00\x08\x7f\t\n\r\f\"\\é\u2028 $\\mathcal{O}$"}, {"a": []}, {"a": [1, True, "s", False]},
+             {"a": {"b": 1}}, {"a b": 1}, {"a": 1.5}, {"n": [{"x": 1}]}, {}, {"z": -3, "y": ["", "\\"]},
+             to_data(Paper(id="x", title="T", authors=["A", "B"], abstract="line\nbreak", status="oral"))]
+    for case in cases:
+        assert toml_dumps(case) == tomli_w.dumps(case), case
+
+
+def test_edits_survive_a_batch_import(project, tmp_path):
+    """An import writes its records' merge bases in one file: a person's edit still wins field by field."""
+    src = tmp_path / "conf.json"
+    rec = {"title": "A Catalog Paper", "authors": ["Ada Lovelace"], "abstract": "First.", "venue": "NeurIPS 2023",
+           "url": "https://openreview.net/forum?id=CCCCCCCCCC"}
+    src.write_text(json.dumps([rec]), "utf-8")
+    import_papers(project, [src])
+    root = project.content.root
+    assert (root / ".recap/base/packed.json").is_file() and not (root / ".recap/base/papers").exists()
+    (pid,) = project.content.load_papers()
+    path = root / "papers" / f"{pid}.toml"
+    path.write_text(path.read_text("utf-8").replace('venue = "NeurIPS 2023"', 'venue = "NeurIPS 2023 (Oral)"'))
+    src.write_text(json.dumps([{**rec, "abstract": "First. And a longer second version of the abstract."}]))
+    from pipeline.config import open_project
+
+    again = open_project(project.root)
+    import_papers(again, [src])
+    paper = again.content.load_papers()[pid]
+    assert paper.venue == "NeurIPS 2023 (Oral)"  # the person's edit
+    assert paper.abstract == "First. And a longer second version of the abstract."  # the new value
+    assert "kept your edits in content/papers/" in " ".join(again.content.notices)
