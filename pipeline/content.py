@@ -35,10 +35,10 @@ from typing import Any
 
 from pipeline.cache import MISS, ParseCache, cache_key
 from pipeline.errors import ContentError, LockedError
-from pipeline.files import atomic_write, file_digest, sha256, stat_signature
+from pipeline.files import BatchWriter, atomic_write, file_digest, sha256, stat_signature
 from pipeline.ids import check_id, is_plain_relpath
 from pipeline.models import Chapter, Episode, Mention, Paper, Person, Poster, Transcript
-from pipeline.serialize import DataError, from_data, to_data, toml_dumps
+from pipeline.serialize import DataError, from_data, merge3, rebase, to_data, toml_dumps
 
 log = logging.getLogger(__name__)
 
@@ -47,47 +47,6 @@ BASE_DIR = ".recap/base"
 BASE_PACK = ".recap/base/packed.json"
 """The merge bases of records written in a batch, {rel: text}: one file instead of one per record (an
 import of 3,540 papers created 7,080 files). A per-record base file, when there is one, is newer."""
-
-
-_MISSING = object()
-
-
-def merge3(base: Any, ours: Any, theirs: Any) -> Any:
-    """Three-way merge of plain data: where ``theirs`` (the person's file) differs from ``base``
-    (what recap generated last time) the person wins; elsewhere ``ours`` (newly generated) is taken.
-    Dicts merge key by key, equal-length lists item by item. A key the person deleted stays deleted."""
-    if theirs == base:
-        return ours
-    if ours == base:
-        return theirs
-    if isinstance(base, dict) and isinstance(ours, dict) and isinstance(theirs, dict):
-        out = {}
-        for key in list(ours) + [k for k in theirs if k not in ours]:
-            value = merge3(base.get(key, _MISSING), ours.get(key, _MISSING), theirs.get(key, _MISSING))
-            if value is not _MISSING:
-                out[key] = value
-        return out
-    if isinstance(base, list) and isinstance(ours, list) and isinstance(theirs, list):
-        if len(base) == len(ours) == len(theirs):
-            return [merge3(b, o, t) for b, o, t in zip(base, ours, theirs)]
-    return theirs
-
-
-def rebase(base: Any, ours: Any, theirs: Any) -> Any:
-    """The next merge base after writing ``merge3(base, ours, theirs)``: ``ours``, except where a stage
-    loaded the person's edited value and saved it back (``ours == theirs != base``). There the old base
-    stays, so the value keeps counting as the person's edit and a later stage cannot overwrite it."""
-    if base is _MISSING or theirs is _MISSING:
-        return ours
-    if ours == theirs and theirs != base:
-        return base
-    if isinstance(base, dict) and isinstance(ours, dict) and isinstance(theirs, dict):
-        out = {k: rebase(base.get(k, _MISSING), v, theirs.get(k, _MISSING)) for k, v in ours.items()}
-        return {k: v for k, v in out.items() if v is not _MISSING}
-    if isinstance(base, list) and isinstance(ours, list) and isinstance(theirs, list):
-        if len(base) == len(ours) == len(theirs):
-            return [rebase(b, o, t) for b, o, t in zip(base, ours, theirs)]
-    return ours
 
 
 class LazyTranscript(Transcript):
@@ -128,8 +87,7 @@ class ContentStore:
         """content-relative path -> blake2b of the bytes of each record file loaded (for page hashes)."""
         self._batch = 0
         self._manifest_dirty = False
-        self._pending: dict[Path, Any] = {}  # path -> Future of its write, in a batch
-        self._pool: Any = None
+        self._writer: BatchWriter | None = None  # in a batch
         self._pack: dict[str, str] | None = None  # BASE_PACK, read when needed
         self._pack_dirty = False
 
@@ -141,37 +99,29 @@ class ContentStore:
         manifest is written. Importing 3,540 papers spent most of its time in 7,000 fsyncs and 7,000
         rewrites of the manifest. A crash mid-way leaves whole files whose manifest entries are missing:
         the next run recognises them as what recap generates (see :meth:`write_text`)."""
-        from concurrent.futures import ThreadPoolExecutor
-
         outer = self._batch == 0
         if outer:
-            self._pool = ThreadPoolExecutor(4, thread_name_prefix="recap-write")
+            self._writer = BatchWriter()
         self._batch += 1
         try:
             yield
         finally:
             self._batch -= 1
-            if outer:
-                pool, self._pool = self._pool, None
-                pool.shutdown(wait=True)
-                pending, self._pending = self._pending, {}
-                for future in pending.values():
-                    future.result()  # a failed write fails the batch (the manifest is not saved then)
+            if outer and self._writer is not None:
+                writer, self._writer = self._writer, None
                 if self._pack_dirty:
-                    pack = json.dumps(self._base_pack(), ensure_ascii=False)
-                    atomic_write(self.root / BASE_PACK, pack, durable=False)
+                    writer.write(self.root / BASE_PACK, json.dumps(self._base_pack(), ensure_ascii=False))
                     self._pack_dirty = False
+                writer.close(sync=self._manifest_dirty)  # a failed write fails the batch: no manifest then
                 if self._manifest_dirty:
-                    os.sync()
                     self._manifest_dirty = False
                     self._save_manifest()
 
     def _write(self, p: Path, text: str) -> None:
-        if self._pool is None:
+        if self._writer is None:
             atomic_write(p, text)
-            return
-        self._wait(p)
-        self._pending[p] = self._pool.submit(atomic_write, p, text, durable=False)
+        else:
+            self._writer.write(p, text)
 
     def _base_pack(self) -> dict[str, str]:
         if self._pack is None:
@@ -191,7 +141,7 @@ class ContentStore:
         return self._read_toml(base_path, text.encode("utf-8")) if text is not None else None
 
     def _write_base(self, rel: str, base_path: Path, text: str) -> None:
-        if self._pool is None:
+        if self._writer is None:
             self._write(base_path, text)
             return
         self._base_pack()[rel] = text
@@ -200,10 +150,8 @@ class ContentStore:
             base_path.unlink()
 
     def _wait(self, p: Path) -> None:
-        """Let a write of ``p`` queued in this batch finish (before ``p`` is read or written again)."""
-        future = self._pending.pop(p, None)
-        if future is not None:
-            future.result()
+        if self._writer is not None:
+            self._writer.wait(p)
 
     def _parse_cache(self, bucket: str) -> ParseCache | None:
         if self.cache_dir is None:

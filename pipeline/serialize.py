@@ -90,6 +90,49 @@ def toml_dumps(data: dict[str, Any]) -> str:
     return tomli_w.dumps(data)
 
 
+# -- three-way merges of plain data (a person's edits of a generated record) --------------------------
+
+_MISSING = object()
+
+
+def merge3(base: Any, ours: Any, theirs: Any) -> Any:
+    """Three-way merge of plain data: where ``theirs`` (the person's file) differs from ``base``
+    (what recap generated last time) the person wins; elsewhere ``ours`` (newly generated) is taken.
+    Dicts merge key by key, equal-length lists item by item. A key the person deleted stays deleted."""
+    if theirs == base:
+        return ours
+    if ours == base:
+        return theirs
+    if isinstance(base, dict) and isinstance(ours, dict) and isinstance(theirs, dict):
+        out = {}
+        for key in list(ours) + [k for k in theirs if k not in ours]:
+            value = merge3(base.get(key, _MISSING), ours.get(key, _MISSING), theirs.get(key, _MISSING))
+            if value is not _MISSING:
+                out[key] = value
+        return out
+    if isinstance(base, list) and isinstance(ours, list) and isinstance(theirs, list):
+        if len(base) == len(ours) == len(theirs):
+            return [merge3(b, o, t) for b, o, t in zip(base, ours, theirs)]
+    return theirs
+
+
+def rebase(base: Any, ours: Any, theirs: Any) -> Any:
+    """The next merge base after writing ``merge3(base, ours, theirs)``: ``ours``, except where a stage
+    loaded the person's edited value and saved it back (``ours == theirs != base``). There the old base
+    stays, so the value keeps counting as the person's edit and a later stage cannot overwrite it."""
+    if base is _MISSING or theirs is _MISSING:
+        return ours
+    if ours == theirs and theirs != base:
+        return base
+    if isinstance(base, dict) and isinstance(ours, dict) and isinstance(theirs, dict):
+        out = {k: rebase(base.get(k, _MISSING), v, theirs.get(k, _MISSING)) for k, v in ours.items()}
+        return {k: v for k, v in out.items() if v is not _MISSING}
+    if isinstance(base, list) and isinstance(ours, list) and isinstance(theirs, list):
+        if len(base) == len(ours) == len(theirs):
+            return [rebase(b, o, t) for b, o, t in zip(base, ours, theirs)]
+    return ours
+
+
 class DataError(ValueError):
     """Raised by from_data; the caller adds the file name and turns it into a ContentError."""
 
