@@ -25,6 +25,7 @@ import json
 import os
 import re
 import shutil
+import subprocess
 import sys
 import tempfile
 import time
@@ -92,16 +93,21 @@ def bench_import(work: Path) -> dict:
     import bibtexparser
 
     texts = [p.read_text("utf-8") for p in BIBS]
+    cpu0 = time.process_time()
     t_bp, dbs = timed(lambda: [bibtexparser.loads(t) for t in texts])
+    cpu_bp = time.process_time() - cpu0
     t_scan, scanned = timed(lambda: [parse_bibtex(t) for t in texts])
     pb = new_project(work / "bib")
+    cpu0 = time.process_time()
     t_bib, rep_bib = timed(import_papers, pb, BIBS)
+    cpu_bib = time.process_time() - cpu0
     row(f"bibtexparser {bibtexparser.__version__} bare parse (no decoding)", f"{t_bp:.2f} s",
-        f"{sum(len(d.entries) for d in dbs)} entries")
+        f"[{cpu_bp:.2f} s CPU] {sum(len(d.entries) for d in dbs)} entries")
     row("recap's BibTeX scanner alone", f"{t_scan:.2f} s",
         f"{sum(len(e) for e, _ in scanned)} entries, {sum(len(p) for _, p in scanned)} problems")
     row("recap papers import papers.bib papers-db.bib", f"{t_bib:.2f} s",
-        f"{t_bib / t_bp:.2f}x the bare bibtexparser parse (target <= 2x)")
+        f"[{cpu_bib:.2f} s CPU] {t_bib / t_bp:.2f}x the bare bibtexparser parse wall, {cpu_bib / cpu_bp:.2f}x CPU "
+        "(target <= 2x)")
     try:
         from pylatexenc.latex2text import LatexNodes2Text
 
@@ -135,14 +141,16 @@ def bench_import(work: Path) -> dict:
     papers = [p for f in JSONS for p in read_papers(f)]
     half = papers[: len(papers) // 2]
 
-    def merge_cold(ps: list) -> float:  # every title normalised anew, as in an import
+    def merge_cold(ps: list) -> float:  # every title normalised anew, as in an import; CPU s (steadier here)
         catalog._norm.cache_clear()
         tex._math_plain.cache_clear()
-        return timed(merge_papers, {}, ps)[0]
+        t0 = time.process_time()
+        merge_papers({}, ps)
+        return time.process_time() - t0
 
     t_half = min(merge_cold(half) for _ in range(3))
     t_all = min(merge_cold(papers) for _ in range(3))
-    row(f"merge {len(half)} papers / {len(papers)} papers", f"{t_half:.2f} / {t_all:.2f} s",
+    row(f"merge {len(half)} papers / {len(papers)} papers (CPU)", f"{t_half:.2f} / {t_all:.2f} s",
         f"x{t_all / max(t_half, 1e-9):.2f} for twice the papers (linear: ~2)")
     return {"json": pj, "bib": pb, "t_json": t_json, "t_bib": t_bib, "t_bp": t_bp}
 
@@ -228,8 +236,6 @@ def _overlap(a: dict, b: dict) -> float:
 def bench_quality(work: Path, project) -> None:
     import numpy as np
 
-    from pipeline.embed import _folder, embed_texts
-    from pipeline.embed_onnx import load
     from pipeline.site.related import MapOptions, related_papers
     from pipeline.sources.papers import read_papers
 
@@ -237,18 +243,27 @@ def bench_quality(work: Path, project) -> None:
     papers = project.content.load_papers()
     sample = dict(sorted(papers.items())[:400])
     texts = [f"{p.title}. {p.abstract[:500]}" for p in sample.values()]
-    embed_texts(texts[:40])  # load both models before timing
-    load(work / "models", _folder()).encode(texts[:8])
-    t_float, vf = timed(embed_texts, texts)
-    t_int8, vi = timed(embed_texts, texts, backend="int8", models_dir=work / "models")
-    cos = (np.asarray(vf) * np.asarray(vi)).sum(1)
-    row(f"embed {len(texts)} NeurIPS papers: sentence-transformers / int8 ONNX", f"{t_float:.1f} / {t_int8:.1f} s",
-        f"{t_float / t_int8:.2f}x faster; cosine to float mean {cos.mean():.4f}, min {cos.min():.4f}")
+    (work / "texts.json").write_text(json.dumps(texts), "utf-8")
+    times, vecs = {}, {}
+    for backend in ("int8", "float"):  # each in its own process: torch's idle threads would slow ONNX Runtime
+        out = work / f"vecs-{backend}.npy"
+        script = (f"import json, time, numpy as np; from pipeline.embed import embed_texts; "
+                  f"t = json.load(open({str(work / 'texts.json')!r})); embed_texts(t[:40], backend={backend!r}, "
+                  f"models_dir={str(work / 'models')!r}); t0 = time.perf_counter(); "
+                  f"v = embed_texts(t, backend={backend!r}, models_dir={str(work / 'models')!r}); "
+                  f"print(time.perf_counter() - t0); np.save({str(out)!r}, v)")
+        result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True)
+        times[backend] = float(result.stdout.split()[-1])
+        vecs[backend] = np.load(out)
+    cos = (vecs["float"] * vecs["int8"]).sum(1)
+    row(f"embed {len(texts)} NeurIPS papers: sentence-transformers / int8 ONNX",
+        f"{times['float']:.1f} / {times['int8']:.1f} s",
+        f"{times['float'] / times['int8']:.2f}x faster; cosine to float mean {cos.mean():.4f}, min {cos.min():.4f}")
     seeds = {}
     for name in ("paper-listing.txt", "research-highlights-blog.txt", "neurips-2023-day5-notes.txt"):
         for p in read_papers(SEEDS / name):
             seeds.setdefault(p.id, p)
-    for label, catalog in (("seed papers", seeds), ("NeurIPS papers (400)", sample)):
+    for label, catalog in (("seed papers", seeds), ("NeurIPS papers", sample)):
         cache = work / f"q-{re.sub(r'[^a-z]', '', label)}"
         shutil.rmtree(cache, ignore_errors=True)
         models = cache / "models"
