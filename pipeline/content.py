@@ -13,6 +13,7 @@ Layout (all plain text, diff-friendly)::
       people/<id>.toml                 one file per person
       .recap/manifest.json             sha256 of what recap last generated, per file
       .recap/base/...                  the last generated copy of each .toml file (for 3-way merges)
+      .recap/base/packed.json          the same for the records of a batch (an import), in one file
 
 Rules: every write is atomic (temporary file + rename). A file a person edited since recap wrote it is
 never overwritten: for TOML records recap merges field by field (the person's changed fields win,
@@ -32,60 +33,20 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import tomli_w
-
 from pipeline.cache import MISS, ParseCache, cache_key
 from pipeline.errors import ContentError, LockedError
-from pipeline.files import atomic_write, file_digest, sha256, stat_signature
+from pipeline.files import BatchWriter, atomic_write, file_digest, sha256, stat_signature
 from pipeline.ids import check_id, is_plain_relpath
 from pipeline.models import Chapter, Episode, Mention, Paper, Person, Poster, Transcript
-from pipeline.serialize import DataError, from_data, to_data
+from pipeline.serialize import DataError, from_data, merge3, rebase, to_data, toml_dumps
 
 log = logging.getLogger(__name__)
 
 MANIFEST = ".recap/manifest.json"
 BASE_DIR = ".recap/base"
-
-
-_MISSING = object()
-
-
-def merge3(base: Any, ours: Any, theirs: Any) -> Any:
-    """Three-way merge of plain data: where ``theirs`` (the person's file) differs from ``base``
-    (what recap generated last time) the person wins; elsewhere ``ours`` (newly generated) is taken.
-    Dicts merge key by key, equal-length lists item by item. A key the person deleted stays deleted."""
-    if theirs == base:
-        return ours
-    if ours == base:
-        return theirs
-    if isinstance(base, dict) and isinstance(ours, dict) and isinstance(theirs, dict):
-        out = {}
-        for key in list(ours) + [k for k in theirs if k not in ours]:
-            value = merge3(base.get(key, _MISSING), ours.get(key, _MISSING), theirs.get(key, _MISSING))
-            if value is not _MISSING:
-                out[key] = value
-        return out
-    if isinstance(base, list) and isinstance(ours, list) and isinstance(theirs, list):
-        if len(base) == len(ours) == len(theirs):
-            return [merge3(b, o, t) for b, o, t in zip(base, ours, theirs)]
-    return theirs
-
-
-def rebase(base: Any, ours: Any, theirs: Any) -> Any:
-    """The next merge base after writing ``merge3(base, ours, theirs)``: ``ours``, except where a stage
-    loaded the person's edited value and saved it back (``ours == theirs != base``). There the old base
-    stays, so the value keeps counting as the person's edit and a later stage cannot overwrite it."""
-    if base is _MISSING or theirs is _MISSING:
-        return ours
-    if ours == theirs and theirs != base:
-        return base
-    if isinstance(base, dict) and isinstance(ours, dict) and isinstance(theirs, dict):
-        out = {k: rebase(base.get(k, _MISSING), v, theirs.get(k, _MISSING)) for k, v in ours.items()}
-        return {k: v for k, v in out.items() if v is not _MISSING}
-    if isinstance(base, list) and isinstance(ours, list) and isinstance(theirs, list):
-        if len(base) == len(ours) == len(theirs):
-            return [rebase(b, o, t) for b, o, t in zip(base, ours, theirs)]
-    return ours
+BASE_PACK = ".recap/base/packed.json"
+"""The merge bases of records written in a batch, {rel: text}: one file instead of one per record (an
+import of 3,540 papers created 7,080 files). A per-record base file, when there is one, is newer."""
 
 
 class LazyTranscript(Transcript):
@@ -124,6 +85,73 @@ class ContentStore:
         self._parsed: dict[str, ParseCache] = {}
         self.digests: dict[str, str] = {}
         """content-relative path -> blake2b of the bytes of each record file loaded (for page hashes)."""
+        self._batch = 0
+        self._manifest_dirty = False
+        self._writer: BatchWriter | None = None  # in a batch
+        self._pack: dict[str, str] | None = None  # BASE_PACK, read when needed
+        self._pack_dirty = False
+
+    @contextlib.contextmanager
+    def batch(self) -> Iterator[None]:
+        """Many writes as one: each file is still written atomically (temporary file, rename), but without
+        its own fsync, by a few threads (creating files is most of the cost: it waits on the disk, not the
+        CPU), and the manifest is saved once; at the end one ``os.sync`` makes them all durable, then the
+        manifest is written. Importing 3,540 papers spent most of its time in 7,000 fsyncs and 7,000
+        rewrites of the manifest. A crash mid-way leaves whole files whose manifest entries are missing:
+        the next run recognises them as what recap generates (see :meth:`write_text`)."""
+        outer = self._batch == 0
+        if outer:
+            self._writer = BatchWriter()
+        self._batch += 1
+        try:
+            yield
+        finally:
+            self._batch -= 1
+            if outer and self._writer is not None:
+                writer, self._writer = self._writer, None
+                if self._pack_dirty:
+                    writer.write(self.root / BASE_PACK, json.dumps(self._base_pack(), ensure_ascii=False))
+                    self._pack_dirty = False
+                writer.close(sync=self._manifest_dirty)  # a failed write fails the batch: no manifest then
+                if self._manifest_dirty:
+                    self._manifest_dirty = False
+                    self._save_manifest()
+
+    def _write(self, p: Path, text: str) -> None:
+        if self._writer is None:
+            atomic_write(p, text)
+        else:
+            self._writer.write(p, text)
+
+    def _base_pack(self) -> dict[str, str]:
+        if self._pack is None:
+            path = self.root / BASE_PACK
+            try:
+                self._pack = json.loads(path.read_text("utf-8")) if path.exists() else {}
+            except (OSError, ValueError) as exc:
+                raise ContentError(f"{path}: unreadable ({exc}); delete it (and .recap/manifest.json) to start "
+                                   "afresh") from exc
+        return self._pack
+
+    def _read_base(self, rel: str, base_path: Path) -> dict[str, Any] | None:
+        """The merge base of ``rel``: its own base file, else its entry in the batch pack, else None."""
+        if base_path.exists():
+            return self._read_toml(base_path)
+        text = self._base_pack().get(rel)
+        return self._read_toml(base_path, text.encode("utf-8")) if text is not None else None
+
+    def _write_base(self, rel: str, base_path: Path, text: str) -> None:
+        if self._writer is None:
+            self._write(base_path, text)
+            return
+        self._base_pack()[rel] = text
+        self._pack_dirty = True
+        if base_path.exists():  # an older base of its own would hide the new one
+            base_path.unlink()
+
+    def _wait(self, p: Path) -> None:
+        if self._writer is not None:
+            self._writer.wait(p)
 
     def _parse_cache(self, bucket: str) -> ParseCache | None:
         if self.cache_dir is None:
@@ -203,12 +231,16 @@ class ContentStore:
         return self._manifest
 
     def _save_manifest(self) -> None:
+        if self._batch:
+            self._manifest_dirty = True
+            return
         text = json.dumps(self.manifest(), indent=1, sort_keys=True) + "\n"
         atomic_write(self.root / MANIFEST, text)
 
     def edited(self, rel: str) -> bool:
         """True when ``rel`` exists and is not what recap last wrote (a person edited or made it)."""
         p = self.path(rel)
+        self._wait(p)
         if not p.exists():
             return False
         recorded = self.manifest().get(rel)
@@ -217,6 +249,7 @@ class ContentStore:
     def write_text(self, rel: str, text: str, *, force: bool = False) -> bool:
         """Write a generated file, unless a person edited it. Returns True when written."""
         p = self.path(rel)
+        self._wait(p)
         # Already what recap generates: record it. This also heals a run killed between writing the
         # file and saving the manifest, which would otherwise leave the file looking edited forever.
         if p.exists() and p.read_bytes() == text.encode("utf-8"):
@@ -227,7 +260,7 @@ class ContentStore:
         if not force and self.edited(rel):
             self.notices.append(f"kept your edited {self.display(rel)} (not overwritten)")
             return False
-        atomic_write(p, text)
+        self._write(p, text)
         self.manifest()[rel] = sha256(text)
         self._save_manifest()
         return True
@@ -236,10 +269,13 @@ class ContentStore:
         """Write a generated TOML record, merging field by field with a person's edits."""
         p = self.path(rel)
         base_path = self.path(f"{BASE_DIR}/{rel}")
+        self._wait(base_path)
         final = new_base = data
         if not force and self.edited(rel):
             theirs = self._read_toml(p)
-            base = self._read_toml(base_path) if base_path.exists() else None
+            base = self._read_base(rel, base_path)
+            if base is None and p.read_bytes() == toml_dumps(data).encode("utf-8"):
+                base = theirs  # what recap generates (a batch killed before it saved its bases): record it
             if base is None:  # a file recap never wrote: the person's file wins whole
                 self.notices.append(f"kept your {self.display(rel)} (recap did not write it)")
                 return False
@@ -247,15 +283,15 @@ class ContentStore:
             new_base = rebase(base, data, theirs)
             if final != data or new_base != data:
                 self.notices.append(f"kept your edits in {self.display(rel)}")
-        text = tomli_w.dumps(final)
-        atomic_write(base_path, tomli_w.dumps(new_base))
+        text = toml_dumps(final)
+        self._write_base(rel, base_path, text if new_base is final else toml_dumps(new_base))
         if final is data:
             return self.write_text(rel, text, force=True)
         # a merged file keeps counting as edited: record the generated hash, not the merged one
         changed = not p.exists() or p.read_text("utf-8") != text
         if changed:
-            atomic_write(p, text)
-        self.manifest()[rel] = sha256(tomli_w.dumps(new_base))
+            self._write(p, text)
+        self.manifest()[rel] = sha256(toml_dumps(new_base))
         self._save_manifest()
         return changed
 

@@ -68,6 +68,19 @@ class BatchFailed(RecapError):
     """Some recordings of a batch failed (the others were processed; the table lists each)."""
 
 
+class BadEntries(InputError):
+    """Entries of an input cannot be imported (:attr:`problems`: one line each, with file, line and reason);
+    nothing was imported. Exit code 1."""
+
+    def __init__(self, problems: list[str]) -> None:
+        self.problems = problems
+        name, line, problem = (problems[0].split(":", 2) + ["", ""])[:3]
+        n = len(problems)
+        more = f"; {n} entries cannot be imported" if n > 1 else ""
+        super().__init__(name, f"line {line}: {problem.strip()}{more}" if line.isdigit() else f"{line}{more}",
+                         hint="nothing was imported; fix them, or import the others with --skip-bad")
+
+
 class NotReady(RecapError):
     """``recap doctor`` found a required tool or model missing."""
 

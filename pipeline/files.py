@@ -9,6 +9,7 @@ import os
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 
 def atomic_write(path: Path, data: bytes | str, *, durable: bool = True) -> None:
@@ -52,3 +53,34 @@ def stat_signature(st: os.stat_result) -> tuple | None:
     if time.time_ns() - max(st.st_mtime_ns, st.st_ctime_ns) < SETTLE_NS:
         return None
     return (st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino, st.st_dev)
+
+
+class BatchWriter:
+    """Atomic writes of many files from a few threads, without an fsync each: creating files waits on the
+    disk, not the CPU (7,000 files were most of importing 3,540 papers). :meth:`close` waits for them all,
+    raises the first failure, then makes everything durable with one ``os.sync``. A write of a path
+    waits for the one queued before it (:meth:`wait`), so the last one wins."""
+
+    def __init__(self, threads: int = 4) -> None:
+        from concurrent.futures import ThreadPoolExecutor
+
+        self._pool = ThreadPoolExecutor(threads, thread_name_prefix="recap-write")
+        self._pending: dict[Path, Any] = {}
+
+    def write(self, path: Path, data: bytes | str) -> None:
+        self.wait(path)
+        self._pending[path] = self._pool.submit(atomic_write, path, data, durable=False)
+
+    def wait(self, path: Path) -> None:
+        """Let a queued write of ``path`` finish (before it is read or written again)."""
+        future = self._pending.pop(path, None)
+        if future is not None:
+            future.result()
+
+    def close(self, *, sync: bool = True) -> None:
+        self._pool.shutdown(wait=True)
+        pending, self._pending = self._pending, {}
+        for future in pending.values():
+            future.result()
+        if sync:
+            os.sync()

@@ -133,6 +133,9 @@ class Paper:
     doi: str | None = None
     url: str | None = None
     venue: str | None = None  # conference or source group, e.g. "NeurIPS 2023"
+    track: str | None = None  # the conference's track: "main", "Datasets and Benchmarks"
+    status: str | None = None  # how it was accepted: "oral", "spotlight", "poster"
+    openreview: str | None = None  # OpenReview forum id ("009LK0vLcY")
     aliases: list[str] = field(default_factory=list)  # short names: "DPO", "Datablations"
     notes: list[PaperNote] = field(default_factory=list)
     sources: list[str] = field(default_factory=list)

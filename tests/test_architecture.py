@@ -11,8 +11,8 @@ MAX_LINES = 500
 
 # Lower layers never import higher ones. Inside one layer, modules may import each other (without a cycle).
 LAYERS: list[tuple[str, ...]] = [
-    ("errors", "timefmt", "ids", "text", "models", "serialize", "files"),  # plain data and helpers
-    ("cache", "content", "config", "embed"),  # the project: its content, configuration and caches
+    ("errors", "timefmt", "ids", "text", "tex", "models", "serialize", "files"),  # plain data and helpers
+    ("cache", "content", "config", "embed", "embed_onnx"),  # the project: its content, configuration and caches
     ("sources",),  # importers: transcripts, show notes, paper lists
     ("audio",),  # decode, transcribe, diarize, attribute, voices
     ("align",),  # chapters, paper links, mentions, names

@@ -5,10 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from pipeline.content import merge3
 from pipeline.errors import ContentError, LockedError
 from pipeline.models import Chapter, Episode, Mention, Paper, Transcript, Utterance, Word
-from pipeline.serialize import DataError, from_data, to_data
+from pipeline.serialize import DataError, from_data, merge3, to_data
 
 
 def _episode() -> Episode:

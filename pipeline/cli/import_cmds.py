@@ -78,12 +78,34 @@ def papers() -> None:
 
 @papers.command("import")
 @click.argument("files", nargs=-1, required=True, type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--skip-bad", is_flag=True,
+              help="Import the entries that can be, and list the others (default: import nothing then).")
 @pass_project
-def papers_import(project: Project, files: tuple[Path, ...]) -> None:
-    """Import paper lists (reading list, arXiv-link blog, day notes, BibTeX, JSON, YAML)."""
+def papers_import(project: Project, files: tuple[Path, ...], skip_bad: bool) -> None:
+    """Import paper lists (reading list, arXiv-link blog, day notes, BibTeX, JSON, YAML, CSV). Entries that
+    cannot be imported are named with their line and reason, and nothing is imported (exit code 1) unless
+    --skip-bad is given."""
+    import sys
+
+    from pipeline.cli.output import ProgressBars
+    from pipeline.errors import BadEntries
     from pipeline.sources.papers import import_papers
 
-    click.echo(import_papers(project, files).summary())
+    try:
+        with ProgressBars(enabled=sys.stderr.isatty(), unit="papers") as bars:
+            report = import_papers(project, files, skip_bad=skip_bad, progress=bars)
+    except BadEntries as exc:
+        for line in exc.problems:
+            click.echo(f"Cannot import: {line}", err=True)
+        raise
+    for line in report.notes:
+        click.echo(f"Note: {line}", err=True)
+    for line in report.skipped:
+        click.echo(f"Skipped: {line}", err=True)
+    if len(report.added) <= 20:
+        for pid in report.added:
+            click.echo(f"  new  {pid}  {report.titles.get(pid, '')}")
+    click.echo(report.summary())
 
 
 COMMANDS = (init, list_, import_transcript_cmd, import_notes_cmd, papers)

@@ -14,8 +14,9 @@ class ProgressBars:
     """Rich progress bars on stderr, one per stage, in audio time with an ETA. Use as a context
     manager; the instance is the ``progress(stage, done, total)`` callback."""
 
-    def __init__(self, enabled: bool = True) -> None:
+    def __init__(self, enabled: bool = True, unit: str = "audio") -> None:
         self.enabled = enabled
+        self.unit = unit  # "audio": done/total are seconds of audio; else a count of this unit ("papers")
         self._bars: Any = None
         self._tasks: dict[str, Any] = {}
 
@@ -24,10 +25,14 @@ class ProgressBars:
             from rich.console import Console
             from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 
+            unit = self.unit
+
             class AudioTime(TextColumn):
                 def render(self, task: Any) -> Any:
                     from rich.text import Text
 
+                    if unit != "audio":
+                        return Text(f"{int(task.completed)} / {int(task.total or 0)} {unit}")
                     return Text(f"{format_timestamp(task.completed)} / {format_timestamp(task.total or 0)} audio")
 
             self._bars = Progress(TextColumn("{task.description:<10}"), BarColumn(), AudioTime(""),

@@ -15,6 +15,10 @@ from pipeline.config import Project, is_absolute_url
 @pass_project
 def build_cmd(project: Project, base_url: str | None, full: bool) -> None:
     """Render content/ into the static site (only the pages whose inputs changed)."""
+    import sys
+
+    from pipeline.cli.output import ProgressBars
+    from pipeline.embed import PROGRESS
     from pipeline.site.build import build_site
 
     url = base_url or project.config.site.base_url
@@ -22,7 +26,12 @@ def build_cmd(project: Project, base_url: str | None, full: bool) -> None:
         click.echo(f"Warning: the site's base URL is {url!r}: feed, chapter and canonical links are relative, "
                    "which podcast apps and search engines do not follow; set [site] base_url = "
                    '"https://..." in recap.toml (or --base-url) before publishing', err=True)
-    report = build_site(project, base_url=base_url, full=full)
+    with ProgressBars(enabled=sys.stderr.isatty(), unit="papers") as bars:
+        token = PROGRESS.set(bars)  # a conference's first build embeds every paper: show it
+        try:
+            report = build_site(project, base_url=base_url, full=full)
+        finally:
+            PROGRESS.reset(token)
     click.echo(report.summary())
     for label, paths in (("written", report.written), ("removed", report.removed)):
         if paths and len(paths) <= 20:

@@ -7,10 +7,12 @@ import functools
 import re
 from collections.abc import Iterator
 from dataclasses import asdict
+from typing import TYPE_CHECKING
 
 from pipeline.export import site_path
 from pipeline.models import Paper
 from pipeline.site.model import (
+    Deferred,
     Page,
     Site,
     content_digest,
@@ -23,6 +25,9 @@ from pipeline.site.model import (
 from pipeline.site.related import related_html
 from pipeline.site.searchdocs import paper_docs
 from pipeline.text import STOP_WORDS, words
+
+if TYPE_CHECKING:
+    from markupsafe import Markup
 
 
 def paper_context(site: Site, paper: Paper) -> dict:
@@ -102,16 +107,29 @@ def discussed_in(site: Site, moments: list[dict]) -> list[dict]:
 
 
 def paper_links(paper: Paper) -> list[dict]:
-    """arXiv, DOI and the record's own URL (when it is http(s) and not one of the others)."""
+    """arXiv, DOI, OpenReview and the record's own URL (when it is http(s) and not one of the others)."""
     links = []
     if paper.arxiv:
         links.append({"label": f"arXiv:{paper.arxiv}", "href": url_quote(f"https://arxiv.org/abs/{paper.arxiv}")})
     if paper.doi:
         links.append({"label": f"doi:{paper.doi}", "href": url_quote(f"https://doi.org/{paper.doi}")})
+    if paper.openreview:
+        links.append({"label": "OpenReview",
+                      "href": url_quote(f"https://openreview.net/forum?id={paper.openreview}")})
     url = url_quote(paper.url.strip()) if paper.url else None
     if url and is_web_url(url) and not any(link["href"] == url for link in links):
         links.append({"label": "Paper", "href": url})
     return links
+
+
+def conference_html(site: Site, paper: Paper) -> Markup:
+    """"At the conference" on a paper page: venue, track and how it was presented (oral, spotlight,
+    poster), from ``_conference.html``; empty for a paper no conference list named."""
+    from markupsafe import Markup
+
+    if not (paper.track or paper.status):
+        return Markup("")
+    return Markup(site.render("_conference.html", paper=paper))
 
 
 def paper_pages(site: Site) -> Iterator[Page]:
@@ -126,9 +144,11 @@ def paper_pages(site: Site) -> Iterator[Page]:
                   sorted({site.texts[m.episode].key for m in moments}),  # anchors of summary sentences
                   [poster_ref(site, p) for p in by_paper.get(pid, [])], side]
 
-        def render(paper: Paper = paper, side: object = side) -> str:
+        def render(paper: Paper = paper, side: Deferred | str = side) -> str:
             ctx = paper_context(site, paper)
-            ctx["extras"] = {"side": side}
+            from markupsafe import Markup
+
+            ctx["extras"] = {"side": Markup("").join([conference_html(site, paper), side])}
             return site.render("paper.html", **ctx)
 
         yield Page(f"papers/{pid}/index.html", inputs, render,

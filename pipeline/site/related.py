@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from pipeline import tex
 from pipeline.cache import Cache
 from pipeline.errors import DependencyMissing
 from pipeline.files import sha256
@@ -54,6 +55,9 @@ class MapOptions:
     abstract_chars: int = 500
     """Characters of the abstract embedded with the title: the opening sentences carry the topic, and
     the embedding time grows with the length (the model would read up to 256 tokens)."""
+    embedding: str = "int8"
+    """The embedding backend (:data:`pipeline.embed.BACKENDS`): ``int8`` (ONNX Runtime, ~3x faster, the
+    related lists mostly the same: bench/catalog.py) or ``float`` (sentence-transformers)."""
     max_placed_share: float = 0.1
     """When at most this share of the papers is new or changed, they are placed beside their nearest
     neighbours and every other paper keeps its place (a stable map, and no t-SNE run for one new
@@ -61,7 +65,8 @@ class MapOptions:
 
 
 def _paper_text(p: Paper, o: MapOptions) -> str:
-    return f"{p.title}. {p.abstract[: o.abstract_chars]}".strip()
+    # as a reader sees them: TeX accents decoded, math as its symbols (not "\\mathcal{O}")
+    return f"{tex.plain(p.title)}. {tex.plain(p.abstract)[: o.abstract_chars]}".strip()
 
 
 def _text_hash(text: str) -> str:
@@ -79,6 +84,8 @@ class PaperSpace:
     key: str = ""
     """sha256 of every (id, text hash): names this catalog's content."""
     cache_dir: Path | None = None
+    backend: str = "int8"
+    """The embedding model's :data:`pipeline.embed.BACKENDS` (int8: a conference's first build in seconds)."""
     _related: dict = field(default_factory=dict, repr=False)
     _vecs: np.ndarray | None = field(default=None, repr=False)
 
@@ -94,7 +101,8 @@ class PaperSpace:
 
             from pipeline.embed import DIM, embed_texts
 
-            vecs = (embed_texts(self.texts, cache_dir=self.folder, prune=True)
+            models = Cache(self.cache_dir).folder("models")
+            vecs = (embed_texts(self.texts, cache_dir=self.folder, prune=True, backend=self.backend, models_dir=models)
                     if self.ids else np.zeros((0, DIM), dtype=np.float32))
             self._vecs = np.asarray(vecs, dtype=np.float32)
         return self._vecs
@@ -148,10 +156,11 @@ def paper_space(papers: dict[str, Paper], cache_dir: Path | None = None,
     ids = sorted(papers)
     texts = [_paper_text(papers[i], options) for i in ids]
     hashes = {i: _text_hash(t) for i, t in zip(ids, texts)}
-    key = sha256("\0".join(f"{i}:{h}" for i, h in hashes.items()))
+    key = sha256(options.embedding + "\0" + "\0".join(f"{i}:{h}" for i, h in hashes.items()))
     if key not in _SPACES:
         _SPACES.clear()  # one catalog per process is enough; keeps memory bounded
-        _SPACES[key] = PaperSpace(ids=ids, texts=texts, hashes=hashes, key=key, cache_dir=cache_dir)
+        _SPACES[key] = PaperSpace(ids=ids, texts=texts, hashes=hashes, key=key, cache_dir=cache_dir,
+                                  backend=options.embedding)
     return _SPACES[key]
 
 

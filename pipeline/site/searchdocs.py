@@ -9,6 +9,7 @@ only when the page's hash changed.
 
 from __future__ import annotations
 
+from pipeline import tex
 from pipeline.export import site_path
 from pipeline.models import Episode, Paper, Person, Poster
 from pipeline.site.model import Site
@@ -45,9 +46,9 @@ def _docs_text(*parts: str | None) -> str:
 
 
 def paper_docs(site: Site, paper: Paper) -> list[SearchDoc]:
-    text = _docs_text(" ".join(paper.aliases), ", ".join(paper.authors), paper.venue, paper.abstract,
+    text = _docs_text(" ".join(paper.aliases), ", ".join(paper.authors), paper.venue, tex.plain(paper.abstract),
                       *(n.text for n in paper.notes))
-    return [SearchDoc(site_path("paper", paper.id), paper.title, "paper", [Section(text)])]
+    return [SearchDoc(site_path("paper", paper.id), tex.plain(paper.title), "paper", [Section(text)])]
 
 
 def episode_docs(site: Site, ep: Episode) -> list[SearchDoc]:
@@ -60,7 +61,7 @@ def episode_docs(site: Site, ep: Episode) -> list[SearchDoc]:
 
 def poster_docs(site: Site, poster: Poster) -> list[SearchDoc]:
     ref = site.paper_ref(poster.paper)
-    title = ref["title"] if ref else poster.id
+    title = tex.plain(ref["title"]) if ref else poster.id
     text = _docs_text(", ".join(site.name(p) for p in poster.presenters), poster.excerpt)
     return [SearchDoc(site_path("poster", poster.id), title, "poster", [Section(text)])]
 

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
+from pipeline import tex
 from pipeline.timefmt import format_timestamp
 
 if TYPE_CHECKING:
@@ -48,6 +49,8 @@ def make_env(template_dirs: list[Path], cache_dir: Path | None = None) -> jinja2
     env.filters["ts"] = format_timestamp
     env.filters["markdown"] = render_markdown
     env.filters["secs"] = seconds_attr
+    env.filters["tex"] = tex_html
+    env.filters["plain"] = tex.plain
     return env
 
 
@@ -71,6 +74,14 @@ def templates_hash(dirs: list[Path]) -> str:
                 h.update(str(p.relative_to(d)).encode())
                 h.update(p.read_bytes())
     return h.hexdigest()
+
+
+def tex_html(text: str) -> Markup:
+    """A title or abstract as HTML: TeX accents decoded, formatting commands as tags, math as sanitised
+    MathML (:func:`pipeline.tex.to_html`); everything else escaped."""
+    from markupsafe import Markup
+
+    return Markup(tex.to_html(str(text or "")))
 
 
 def render_markdown(text: str) -> Markup:

@@ -9,12 +9,12 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from pipeline.errors import InputError
+from pipeline.errors import BadEntries, InputError
 from pipeline.models import Paper
 from pipeline.serialize import read_input_text
 from pipeline.sources import paper_data, paper_text
@@ -24,17 +24,25 @@ from pipeline.sources.notes import has_papers_section, parse_notes_text
 log = logging.getLogger(__name__)
 
 
-def read_papers(path: Path) -> list[Paper]:
-    """Read one paper source file (format detected from its content and extension)."""
+def read_papers(path: Path, skipped: list[str] | None = None) -> list[Paper]:
+    """Read one paper source file (format detected from its content and extension). With ``skipped``,
+    an entry that cannot be imported is appended to it (a line naming the file, line and reason) and the
+    others are read; without, it raises :class:`InputError`."""
     path = Path(path)
     text = read_input_text(path, "a paper list")
     fmt = detect_format(path, text)
-    reader = {"listing": paper_text.read_listing, "blog": paper_text.read_blog, "daynotes": paper_text.read_daynotes,
-              "bibtex": paper_data.read_bibtex, "json": paper_data.read_json, "yaml": paper_data.read_yaml,
-              "shownotes": read_shownotes}[fmt]
-    papers = reader(path, text)
+    readers: dict[str, Callable[[Path, str, list[str] | None], list[Paper]]] = {
+        "bibtex": paper_data.read_bibtex, "json": paper_data.read_json, "yaml": paper_data.read_yaml,
+        "csv": paper_data.read_csv}
+    if fmt in readers:
+        papers = readers[fmt](path, text, skipped)
+    else:
+        papers = {"listing": paper_text.read_listing, "blog": paper_text.read_blog,
+                  "daynotes": paper_text.read_daynotes, "shownotes": read_shownotes}[fmt](path, text)
     if not papers:
-        raise InputError(path, f"no papers found (read as {fmt})")
+        first = next((s for s in skipped or [] if ": note: " not in s), None)
+        where = re.sub(r"^[^:]*:(\d+): ", r"line \1: ", first) if first else ""
+        raise InputError(path, f"no papers found (read as {fmt})" + (f"; {where}" if where else ""))
     for p in papers:
         p.sources = union(p.sources, [path.name])
     log.debug("read %d papers from %s (%s)", len(papers), path, fmt)
@@ -48,6 +56,8 @@ def detect_format(path: Path, text: str) -> str:
         return "bibtex"
     if ext == ".json" or head[:1] in "[{":
         return "json"
+    if paper_data.looks_like_csv(path, text):
+        return "csv"
     if ext in (".yaml", ".yml"):
         return "yaml"
     lines = [ln for ln in text.split("\n") if ln.strip()]
@@ -63,7 +73,7 @@ def detect_format(path: Path, text: str) -> str:
         return "yaml"
     raise InputError(path, "unrecognised paper list format",
                      hint="expected a reading list (title, authors, date; Summary:), arXiv-link blog lines, "
-                          "'Title. ... Paper.' day notes, BibTeX, JSON or YAML")
+                          "'Title. ... Paper.' day notes, BibTeX, JSON, YAML or CSV with a header row")
 
 
 
@@ -82,6 +92,9 @@ class ImportReport:
     added: list[str] = field(default_factory=list)  # new paper ids
     updated: list[str] = field(default_factory=list)  # existing papers that changed
     total: int = 0  # papers in the catalog afterwards
+    skipped: list[str] = field(default_factory=list)  # "file:line: entry 'k' not imported: reason"
+    notes: list[str] = field(default_factory=list)  # what was left out on purpose (rejected rows)
+    titles: dict[str, str] = field(default_factory=dict)  # paper id -> title, of the papers added
 
     def summary(self) -> str:
         files = ", ".join(f"{n} from {name}" for name, n in self.read.items())
@@ -89,24 +102,37 @@ class ImportReport:
                 f"{self.total} papers in the catalog")
 
 
-def import_papers(project: Any, paths: Iterable[Path]) -> ImportReport:
-    """Read every file first (a bad one aborts before anything is written), merge into the
-    catalog, then write the new and changed paper records through the ContentStore."""
+def import_papers(project: Any, paths: Iterable[Path], *, skip_bad: bool = False,
+                  progress: Callable[[str, int, int], None] | None = None) -> ImportReport:
+    """Read every file first, merge into the catalog, then write the new and changed paper records
+    through the ContentStore in one batch (one durable sync). A file that cannot be read, or entries that
+    cannot be imported (:class:`BadEntries`, naming each), abort before anything is written; with
+    ``skip_bad`` those entries are left out and listed in :attr:`ImportReport.skipped`.
+    ``progress(stage, done, total)`` is called while writing."""
     store = project.content
-    parsed = [(Path(p), read_papers(Path(p))) for p in paths]
     report = ImportReport()
+    problems: list[str] = []
+    parsed = [(Path(p), read_papers(Path(p), problems)) for p in paths]
+    report.skipped = [s for s in problems if ": note: " not in s]
+    if report.skipped and not skip_bad:
+        raise BadEntries(report.skipped)
+    report.notes = [s.replace(": note: ", ": ", 1) for s in problems if ": note: " in s]
     with store.lock_catalog():
         existing = store.load_papers()
         catalog = dict(existing)
         for path, papers in parsed:
             report.read[path.name] = len(papers)
             catalog = merge_papers(catalog, papers)
-        for pid, paper in catalog.items():
-            if pid not in existing:
-                report.added.append(pid)
+        changed = [p for pid, p in catalog.items() if pid not in existing or p != existing[pid]]
+        with store.batch():
+            for i, paper in enumerate(changed, 1):
+                if paper.id in existing:
+                    report.updated.append(paper.id)
+                else:
+                    report.added.append(paper.id)
+                    report.titles[paper.id] = paper.title
                 store.save_paper(paper)
-            elif paper != existing[pid]:
-                report.updated.append(pid)
-                store.save_paper(paper)
+                if progress and (i % 100 == 0 or i == len(changed)):
+                    progress("writing papers", i, len(changed))
     report.total = len(catalog)
     return report
