@@ -20,6 +20,18 @@ from pipeline.audio import nets
 
 
 @dataclass(frozen=True)
+class SpeakerCount:
+    """What the caller knows about the number of speakers (every backend honours it)."""
+
+    num: int | None = None
+    """Exact number (--speakers)."""
+    min: int = 1
+    max: int = 20
+    prior: int | None = None
+    """Expected number (the show notes' speakers): a soft preference, not a constraint."""
+
+
+@dataclass(frozen=True)
 class Turn:
     start: float
     end: float
