@@ -130,3 +130,22 @@ def frames_to_turns(frames: np.ndarray, min_gap: float = 0.1, min_turn: float = 
 def speakers(turns: Sequence[Turn]) -> list[str]:
     """Speaker labels in order of first appearance."""
     return list(dict.fromkeys(t.speaker for t in sorted(turns, key=lambda t: t.start)))
+
+
+DIARIZATION_FILE = "diarization.rttm"
+"""The diarizer's own turns, kept beside an episode's transcript (``content/episodes/<slug>/``)."""
+
+
+def read_rttm(text: str, source: str = "RTTM") -> list[Turn]:
+    """Turns of an RTTM text (``SPEAKER`` lines); a malformed line raises ValueError naming it."""
+    out: list[Turn] = []
+    for n, line in enumerate(text.splitlines(), 1):
+        parts = line.split()
+        if not parts or parts[0] != "SPEAKER":
+            continue
+        try:
+            start, duration = float(parts[3]), float(parts[4])
+            out.append(Turn(start, start + duration, parts[7]))
+        except (IndexError, ValueError):
+            raise ValueError(f"{source}:{n}: not an RTTM SPEAKER line: {line.strip()[:80]!r}") from None
+    return out
