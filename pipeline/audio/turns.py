@@ -124,7 +124,8 @@ def frames_to_turns(frames: np.ndarray, min_gap: float = 0.1, min_turn: float = 
                 spans.append((max(0.0, start), end, g))
     spans.sort()
     order: dict[int, str] = {}
-    return [Turn(round(s, 3), round(e, 3), order.setdefault(g, f"SPEAKER_{len(order):02d}")) for s, e, g in spans]
+    return [Turn(round(float(s), 3), round(float(e), 3), order.setdefault(g, f"SPEAKER_{len(order):02d}"))
+            for s, e, g in spans]
 
 
 def speakers(turns: Sequence[Turn]) -> list[str]:
