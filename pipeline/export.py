@@ -6,7 +6,8 @@
 * :func:`to_srt`: SubRip; the speaker goes in front as ``[Name]: `` (WhisperX's convention).
 * :func:`to_json`: the Podcasting 2.0 JSON transcript (``version``, ``segments`` of ``speaker``,
   ``startTime``, ``endTime``, ``body``), the ``application/json`` target of ``podcast:transcript``.
-* :func:`to_rttm`: speaker turns as NIST RTTM, written by ``pyannote.core``.
+* :func:`to_rttm`: speaker turns as NIST RTTM, written by ``pyannote.core``: the diarizer's own turns
+  (``diarization.rttm`` in the episode folder) when the episode was processed from audio.
 * :func:`to_chapters`: Podcasting 2.0 JSON chapters; a chapter's ``url`` is the page of the paper it
   is about, its ``img`` the poster image.
 
@@ -16,11 +17,11 @@ utterances. Site URLs follow one convention for the whole project (see :func:`si
 
 from __future__ import annotations
 
-import io
 import json
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 
+from pipeline.audio.turns import DIARIZATION_FILE, Turn, read_rttm, rttm
 from pipeline.models import Episode, Paper, Person, Poster, Utterance
 from pipeline.timefmt import format_clock
 
@@ -122,20 +123,18 @@ def to_json(episode: Episode, people: Mapping[str, Person] | None = None) -> str
     return json.dumps({"version": TRANSCRIPT_JSON_VERSION, "segments": segments}, ensure_ascii=False, indent=1) + "\n"
 
 
-def to_rttm(episode: Episode, people: Mapping[str, Person] | None = None) -> str:
-    """Speaker turns as RTTM (``SPEAKER <uri> 1 <start> <duration> <NA> <NA> <label> <NA> <NA>``).
-    Consecutive utterances of one speaker are merged into one turn by pyannote.core's ``support``."""
-    from pyannote.core import Annotation, Segment
-
-    annotation = Annotation(uri=episode.slug)
-    for i, u in enumerate(episode.transcript.utterances):
-        if u.end <= u.start or u.speaker is None or "non-speech" in u.flags:
-            continue
-        label = speaker_name(episode, u.speaker, people) or u.speaker
-        annotation[Segment(float(u.start), float(u.end)), i] = "_".join(label.split())
-    buf = io.StringIO()
-    annotation.support(collar=0.0).write_rttm(buf)
-    return buf.getvalue()
+def to_rttm(episode: Episode, people: Mapping[str, Person] | None = None,
+            turns: Sequence[Turn] | None = None) -> str:
+    """Speaker turns as RTTM (``SPEAKER <uri> 1 <start> <duration> <NA> <NA> <label> <NA> <NA>``), written by
+    pyannote.core, speakers under their people's names where known. ``turns``: the diarizer's own (overlap
+    and speech the recogniser did not transcribe included); without them, the transcript's utterances
+    (a speaker's consecutive utterances joined)."""
+    if turns is None:
+        turns = [Turn(float(u.start), float(u.end), u.speaker) for u in episode.transcript.utterances
+                 if u.end > u.start and u.speaker is not None and "non-speech" not in u.flags]
+    names = {label: name for label in {t.speaker for t in turns}
+             if (name := speaker_name(episode, label, people))}
+    return rttm(turns, episode.slug, names)
 
 
 def to_chapters(episode: Episode, papers: Mapping[str, Paper], posters: Mapping[str, Poster],
@@ -187,6 +186,15 @@ def export_episode(project, slug: str, fmt: str) -> str:
     if fmt == "chapters":
         data = to_chapters(ep, store.load_papers(), store.load_posters(), base_url=project.config.site.base_url)
         return json.dumps(data, ensure_ascii=False, indent=1) + "\n"
+    if fmt == "rttm":  # the diarizer's own turns, kept by `recap process`
+        path = store.root / "episodes" / slug / DIARIZATION_FILE
+        if path.is_file():
+            try:
+                return to_rttm(ep, store.load_people(), read_rttm(path.read_text("utf-8"), str(path)))
+            except ValueError as exc:
+                from pipeline.errors import ContentError
+
+                raise ContentError(str(exc)) from None
     if not ep.transcript.utterances:
         from pipeline.errors import ContentError
 

@@ -1,5 +1,7 @@
 """Attribute: give each transcribed word the speaker whose turns overlap it most, then build utterances.
 
+Overlapped speech (the embedded diarizer keeps it): a word that turns of several speakers cover goes to the
+speaker with the shortest of those turns, so a short reply spoken over a long turn gets its own speaker.
 Robustness: a word with no overlapping turn (Whisper timestamps drift into pauses) takes the nearest
 turn; a word whose overlap with its speaker is weak and whose neighbours in the same segment agree on
 another speaker follows its neighbours (boundary jitter), while a short reply that really overlaps
@@ -37,13 +39,18 @@ class TurnIndex:
         self.max_len = max((t.end - t.start for t in self.turns), default=0.0)
 
     def overlaps(self, start: float, end: float) -> dict[str, float]:
-        out: dict[str, float] = {}
+        return {s: ov for s, (ov, _) in self.coverage(start, end).items()}
+
+    def coverage(self, start: float, end: float) -> dict[str, tuple[float, float]]:
+        """Speaker -> (seconds of overlap with [start, end], length of the shortest turn overlapping it)."""
+        out: dict[str, tuple[float, float]] = {}
         i = bisect.bisect_left(self.starts, start - self.max_len)
         while i < len(self.turns) and self.turns[i].start < end:
             t = self.turns[i]
             ov = min(end, t.end) - max(start, t.start)
             if ov > 0:
-                out[t.speaker] = out.get(t.speaker, 0.0) + ov
+                got, shortest = out.get(t.speaker, (0.0, float("inf")))
+                out[t.speaker] = (got + ov, min(shortest, t.end - t.start))
             i += 1
         return out
 
@@ -66,11 +73,15 @@ def word_speakers(words: Sequence[tuple[float, float, int]], turns: Sequence[Tur
     cover: list[float] = []
     for start, end, _ in words:
         end = max(end, start + 0.02)
-        ov = index.overlaps(start, end)
-        if ov:
-            best = max(ov, key=lambda s: ov[s])
+        cov = index.coverage(start, end)
+        if cov:
+            # overlapped speech: of the speakers covering the word (nearly) fully, the one with the shortest
+            # turn there -- a one-word reply ("Neither did I") under someone's long turn is the reply's
+            full = [s for s, (ov, _) in cov.items() if ov >= 0.8 * (end - start)]
+            best = (min(full, key=lambda s: cov[s][1]) if len(full) > 1
+                    else max(cov, key=lambda s: cov[s][0]))
             labels.append(best)
-            cover.append(ov[best] / (end - start))
+            cover.append(cov[best][0] / (end - start))
         else:
             labels.append(index.nearest((start + end) / 2))
             cover.append(0.0)

@@ -29,6 +29,7 @@ from typing import Any
 
 from pipeline.audio.decode import probe
 from pipeline.audio.transcribe import build_hotwords
+from pipeline.audio.turns import DIARIZATION_FILE, rttm
 from pipeline.cache import MISS, Cache
 from pipeline.errors import InputError
 from pipeline.ids import check_id
@@ -144,6 +145,8 @@ def save_result(project: Any, item: BatchItem, result: ProcessResult, *, locked:
         if not re.match(r"https?://", ep.audio or ""):  # keep a public URL set by hand
             ep.audio = audio_reference(project, slug, item.audio)
         store.save_episode(ep, parts=("meta", "transcript"))
+        if result.turns:  # the diarizer's turns, for the RTTM export (overlap and untranscribed speech included)
+            store.write_text(f"episodes/{slug}/{DIARIZATION_FILE}", rttm(result.turns, slug), force=True)
         return ep
 
     if locked:

@@ -57,7 +57,7 @@ class ProcessOptions:
         if given.get("batch_size"):
             tr = replace(tr, batch_size=int(given["batch_size"]))
         di = DiarizeOptions(backend=pick("diarizer", "embedded"), num_speakers=given.get("speakers"),
-                            min_speakers=given.get("min_speakers") or 1, max_speakers=given.get("max_speakers") or 8,
+                            min_speakers=given.get("min_speakers") or 1, max_speakers=given.get("max_speakers") or 20,
                             hf_token_env=pick("hf_token_env", "HF_TOKEN"), device=tr.device,
                             pyannote_model=pick("pyannote_model", PYANNOTE_MODEL))
         return cls(transcribe=tr, diarize=di)
@@ -102,7 +102,7 @@ def process_recording(audio: Path, options: ProcessOptions = ProcessOptions(), c
     transcript = attribute(segments, turns, language=language, source=f"faster-whisper {model_label}",
                            opts=options.attribute)
     t0 = time.perf_counter()
-    backend = "pyannote" if options.diarize.backend == "pyannote" else "embedded"
+    backend = options.diarize.backend if options.diarize.backend in {"pyannote", "resemblyzer"} else "embedded"
     embeddings = _voices(decoded, turns, backend, cache_dir, options.diarize)
     timings["voices"] = time.perf_counter() - t0
     messages = []
