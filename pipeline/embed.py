@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import io
 import json
+import logging
 import math
 import os
 from collections.abc import Callable
@@ -19,6 +20,8 @@ from pathlib import Path
 import numpy as np
 
 from pipeline.errors import DependencyMissing
+
+log = logging.getLogger(__name__)
 
 DIM = 384
 
@@ -167,7 +170,10 @@ def _encode(texts: list[str], batch_size: int, backend: str = "float", models_di
         from pipeline import embed_onnx
 
         if len(texts) > SMALL or embed_onnx.model_file(models_dir).exists():
-            return embed_onnx.load(Path(models_dir), _folder()).encode(texts, progress=progress)
+            try:
+                return embed_onnx.load(Path(models_dir), _folder()).encode(texts, progress=progress)
+            except DependencyMissing as exc:  # no torch to export it, or no onnxruntime: the float model
+                log.warning("%s; embedding with the float model instead", exc.message)
     model = _torch_model() if len(texts) > SMALL else None
     if model is None:
         return _numpy_model().encode(texts, batch_size=batch_size)

@@ -50,3 +50,24 @@ def test_cache_keeps_what_is_asked_for_and_prunes_on_request(tmp_path):
     embed.embed_texts(["first title", "an edited second title"], cache_dir=tmp_path, prune=True)
     kept = embed._load_cache(tmp_path / embed.CACHE_FILE)
     assert len(kept) == 2 and any(np.array_equal(v, a[0]) for v in kept.values())
+
+
+def test_int8_onnx_encoder_is_made_once_and_stays_close(texts, tmp_path):
+    """The paper space's int8 encoder: exported from the same shipped model at first use, then loaded; its
+    vectors stay close to the float model's and keep their neighbours."""
+    from pipeline import embed_onnx
+
+    models = tmp_path / "models"
+    many = texts * 4  # more than SMALL: the bulk path
+    vecs = embed.embed_texts(many, backend="int8", models_dir=models, cache_dir=tmp_path / "viz")
+    model = embed_onnx.model_file(models)
+    assert model.is_file() and model.stat().st_size < 30_000_000  # int8: a quarter of the float weights
+    assert (tmp_path / "viz" / "embeddings-int8-v1.npz").is_file()  # cached apart from the float vectors
+    ref = embed._torch_model().encode(many, normalize_embeddings=True, convert_to_numpy=True)
+    cos = (vecs * ref).sum(1)
+    assert cos.min() > 0.95 and cos.mean() > 0.98
+    assert np.allclose(np.linalg.norm(vecs, axis=1), 1.0, atol=1e-5)
+    mtime = model.stat().st_mtime_ns
+    embed_onnx.load.cache_clear()
+    again = embed.embed_texts(many[:3], backend="int8", models_dir=models)  # few texts: the same encoder
+    assert model.stat().st_mtime_ns == mtime and np.abs(again - vecs[:3]).max() < 1e-5
