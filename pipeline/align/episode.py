@@ -20,19 +20,19 @@ from pathlib import Path
 from typing import Any
 
 from pipeline.align.chapters import (
-    Boundary,
     announced_title,
-    find_boundaries,
     handover_names,
     lead_in,
-    reconcile_notes,
     score_candidates,
     self_intro_names,
     span_text,
     time_window,
 )
+from pipeline.align.cuts import Placement
+from pipeline.align.layout import auto_layout, notes_layout
 from pipeline.align.linking import PaperIndex, find_mentions, link_chapter
 from pipeline.align.speakers import person_for, resolve_name, same_person, sounds_like
+from pipeline.align.topics import TopicOptions, section_terms, section_title
 from pipeline.ids import slugify
 from pipeline.models import Chapter, Episode, Mention, Paper, Person, Poster, Utterance
 from pipeline.sources.catalog import short_names
@@ -53,6 +53,7 @@ class AlignOptions:
     max_offset: float = 600.0  # seconds: largest notes-vs-audio offset looked for
     offset_tolerance: float = 4.0  # seconds: a notes start and a transcript cue this close agree
     opening: float = 150.0  # seconds of a chapter read as its opening (compared with abstracts)
+    section_length: float = 300.0  # seconds: the target length of a topic section inside a long talk
     cache_dir: Path | None = None  # where sentence embeddings are cached
 
 
@@ -65,6 +66,7 @@ class AlignResult:
     posters: list[Poster]
     papers: list[str]  # paper ids the episode covers
     notes: list[str] = field(default_factory=list)  # human-readable decisions ("notes are 45.0 s behind ...")
+    placements: list[Placement] = field(default_factory=list)  # what happened to each notes chapter
 
 
 _HANDBACK = re.compile(r"\b(?:hand(?:ing)? it (?:over|off|back) to|turn it over to|back to|pass it (?:over |on )?to)\s+"
@@ -154,54 +156,6 @@ def _title(paper: Paper | None, kind: str, names: list[str], start: float, annou
     return f"{'Poster session' if kind == 'poster' else 'Talk'} at {format_timestamp(start)}"
 
 
-def _reconcile(chapters: list[Chapter], candidates: list[Boundary], opts: AlignOptions,
-               notes: list[str]) -> tuple[list[Chapter], dict[int, Boundary | None]]:
-    """Check the notes' chapter times against the transcript's cues; shift them by a global offset
-    and move single chapters that drifted (``source="person"`` chapters never move)."""
-    movable = [c for c in chapters if c.source == "notes"]
-    rec = reconcile_notes([c.start for c in movable], candidates, max_offset=opts.max_offset,
-                          tolerance=opts.offset_tolerance)
-    if rec.offset:
-        for c in movable:
-            c.start = round(max(0.0, c.start + rec.offset), 2)
-            if c.end is not None:
-                c.end = round(max(0.0, c.end + rec.offset), 2)
-        where = "behind" if rec.offset > 0 else "ahead of"
-        notes.append(f"notes are {abs(rec.offset):.1f} s {where} the audio: shifted "
-                     f"({rec.matched} of {rec.total} chapter starts agree after the shift)")
-    elif movable:
-        notes.append(f"notes agree with the audio ({rec.matched} of {rec.total} chapter starts confirmed)")
-    for k, d in sorted(rec.drift.items()):
-        c = movable[k]
-        c.start = round(max(0.0, c.start + d), 2)
-        notes.append(f"chapter {c.title!r} moved {d:+.1f} s to {format_timestamp(c.start)}, where the "
-                     f"transcript has its start (the notes' time matched no cue)")
-    chapters = sorted(chapters, key=lambda c: c.start)
-    boundary_of: dict[int, Boundary | None] = {}
-    for k, c in enumerate(chapters):
-        near = [b for b in candidates if abs(b.start - c.start) <= 15.0]
-        boundary_of[k] = max(near, key=lambda b: b.score) if near else None
-    return chapters, boundary_of
-
-
-def _auto_chapters(candidates: list[Boundary], opts: AlignOptions, *, labelled: bool,
-                   notes: list[str]) -> tuple[list[Chapter], dict[int, Boundary | None]]:
-    """Chapters found from the transcript alone (an "Introduction" before the first one)."""
-    found = find_boundaries(candidates, threshold=opts.boundary_threshold, min_gap=opts.min_chapter,
-                            labelled=labelled)
-    chapters: list[Chapter] = []
-    boundary_of: dict[int, Boundary | None] = {}
-    if not found or found[0].start > 30.0:
-        chapters.append(Chapter(start=0.0, title="Introduction", kind="intro", source="auto", confidence=0.5))
-        boundary_of[0] = None
-    for b in found:
-        boundary_of[len(chapters)] = b
-        chapters.append(Chapter(start=round(b.start, 2), title="", kind="poster" if b.poster else "talk",
-                                source="auto", confidence=round(min(1.0, b.score / 6.0), 3)))
-    notes.append(f"found {len(found)} chapter starts in the transcript (no show notes)")
-    return chapters, boundary_of
-
-
 def _find_host(utts: list[Utterance], chapters: list[Chapter], people: dict[str, Person],
                notes: list[str]) -> Person | None:
     """The host: a known host, or whoever introduces themselves before the first chapter."""
@@ -237,20 +191,33 @@ def align_episode(episode: Episode, papers: dict[str, Paper], people: dict[str, 
         )
 
     fixed = [c for c in chapters if c.source in ("notes", "person")]
-    # with notes, lexical cues are enough to confirm or shift their times
-    candidates = score_candidates(utts, embeddings=opts.embeddings and not fixed, cache_dir=opts.cache_dir)
+    candidates = score_candidates(utts, embeddings=opts.embeddings, cache_dir=opts.cache_dir)
     index = PaperIndex(papers)
     embed_sim = _embed_sim(opts.cache_dir, papers) if opts.embeddings else None
+    labelled = any(u.speaker for u in utts)
+    topics = TopicOptions(target=opts.section_length, min_section=min(opts.min_chapter, 0.4 * opts.section_length))
     if fixed:
-        chapters, boundary_of = _reconcile(chapters, candidates, opts, notes)
+        layout = notes_layout(utts, chapters, candidates, max_offset=opts.max_offset,
+                              tolerance=opts.offset_tolerance, threshold=opts.boundary_threshold,
+                              min_gap=opts.min_chapter, labelled=labelled, topics=topics,
+                              embeddings=opts.embeddings, cache_dir=opts.cache_dir,
+                              names={k: [people[s].name for s in c.speakers if s in people]
+                                     for k, c in enumerate(chapters)})
     else:
-        chapters, boundary_of = _auto_chapters(candidates, opts, labelled=any(u.speaker for u in utts), notes=notes)
+        layout = auto_layout(utts, candidates, threshold=opts.boundary_threshold, min_gap=opts.min_chapter,
+                             labelled=labelled, topics=topics, embeddings=opts.embeddings,
+                             cache_dir=opts.cache_dir)
+    chapters, boundary_of = layout.chapters, layout.boundary_of
+    notes += layout.notes
     duration = episode.transcript.duration or episode.duration
     for k, c in enumerate(chapters):
         if c.source != "person" or c.end is None:
             c.end = chapters[k + 1].start if k + 1 < len(chapters) else duration
 
     host = _find_host(utts, chapters, people, notes)
+    background: Counter[str] = Counter()  # in how many chapters each term is said (for key-phrase titles)
+    for c in chapters:
+        background.update(section_terms(span_text(utts, *_chapter_range(utts, c.start, c.end))))
 
     catalog_authors = sorted(
         {n for p in papers.values() for a in p.authors if len((n := _strip_et_al(a)).split()) >= 2}
@@ -348,6 +315,9 @@ def align_episode(episode: Episode, papers: dict[str, Paper], people: dict[str, 
             for label in {utts[i].speaker for i in range(max(0, lo - 3), lo)}:
                 if label and label != utts[lo].speaker:
                     votes[label][host.id] += 1
+        topic = b is not None and any(x.startswith("topic section") for x in b.cues)
+        if topic and not spoken and k and not ids:  # a section of the talk before: its speaker goes on
+            ids = [s for s in chapters[k - 1].speakers]
         c.speakers = ids
         for s in ids:
             if s in people and people[s].name not in earlier_names:
@@ -358,6 +328,8 @@ def align_episode(episode: Episode, papers: dict[str, Paper], people: dict[str, 
             announced = next((t for i in range(lo, min(ihi, hi)) if (t := announced_title(
                 span_text(utts, i, min(i + 2, hi))))), None)  # an announcement may run over two lines
             c.title = _title(paper, c.kind, [people[s].name for s in ids if s in people], c.start, announced)
+            if (topic or not ids) and paper is None and not announced:
+                c.title = section_title(body, background, len(chapters)) or c.title
         if c.kind == "poster" and c.paper is None:
             # serialize drops None and Poster.paper has no default, so such a record would not load back
             notes.append(f"poster session at {format_timestamp(c.start)} has no catalog paper: no poster record")
@@ -399,7 +371,7 @@ def align_episode(episode: Episode, papers: dict[str, Paper], people: dict[str, 
     notes.append(f"{len(chapters)} chapters, {linked} linked to papers, {len(mentions)} mentions, "
                  f"{len(speakers)} speaker labels named, {len(posters)} poster sessions")
     return AlignResult(chapters=chapters, mentions=mentions, speakers=speakers, people=changed, posters=posters,
-                       papers=covered, notes=notes)
+                       papers=covered, notes=notes, placements=layout.placements)
 
 
 def run_align(project: Any, slug: str, options: AlignOptions | None = None) -> AlignResult:

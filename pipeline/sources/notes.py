@@ -57,6 +57,7 @@ _CHAPTER = re.compile(
 # "Title - Ada Lovelace and Alan Turing", "Title with Grace Hopper": names after the title
 _NAME_RUN = r"[A-Z][\w.'-]+(?:\s+[A-Z][\w.'-]+){1,3}"
 _TRAILING_NAMES = re.compile(rf"\s+(?:[-–—]|with|by)\s+({_NAME_RUN}(?:\s*(?:,|&|and)\s*{_NAME_RUN})*)\s*$")
+_BY_NAMES = re.compile(rf"\b(?:by|with)\s+({_NAME_RUN}(?:\s*(?:,|&|and)\s*{_NAME_RUN})*)\s*[:–—|]")
 _PAPERS_HEADING = re.compile(
     r"(?:^|(?<=\n)|(?<=[)\].!?]))[ \t]*#{0,6}[ \t]*(?:\*\*)?"
     r"(?P<h>Papers(?: covered| discussed| mentioned| referenced)?|"
@@ -178,6 +179,10 @@ def _chapter(segment: str) -> NoteChapter | None:
         if wm:
             speakers = [s.strip() for s in re.split(r",|&|\band\b", wm.group(1)) if s.strip()]
             title = title[: wm.start()].strip()
+        else:  # "Keynote by Luca Soldani: State of Open Models": the names stay in the title
+            bm = _BY_NAMES.search(title)
+            if bm:
+                speakers = [s.strip() for s in re.split(r",|&|\band\b", bm.group(1)) if s.strip()]
     title = title.strip(" -–—:|*")
     kind = "poster" if _POSTER.search(title) else "talk"
     return NoteChapter(start=start, title=title, speakers=speakers, kind=kind)
