@@ -31,6 +31,7 @@ from pipeline.align.chapters import (
 from pipeline.align.cuts import Placement
 from pipeline.align.layout import auto_layout, notes_layout
 from pipeline.align.linking import PaperIndex, find_mentions, link_chapter
+from pipeline.align.names import by_affiliation, described_people, new_speaker, spelled_as
 from pipeline.align.speakers import person_for, resolve_name, same_person, sounds_like
 from pipeline.align.topics import TopicOptions, section_terms, section_title
 from pipeline.ids import slugify
@@ -91,6 +92,7 @@ class _ChapterNames:
     earlier_names: list[str]
     people: dict[str, Person]  # read when used: the chapter's loop adds people
     catalog_authors: list[str]
+    described: list[str]  # people the episode's description names
 
     def resolve(self, name: str, at: int | None, depth: int = 0) -> str:
         full = resolve_name(name, self.resolved, self.notes_names, self.full_authors)
@@ -109,6 +111,8 @@ class _ChapterNames:
             longer = resolve_name(name, self.said_in_full)  # "I'm Jeff" after "here's Jeff Dean"
             if longer is not None:
                 full = self.resolve(longer, at, 1)
+        if full is None:  # "I'm Luca" and a description that hosts "Luca Soldaini"
+            full = resolve_name(name, self.described)
         return full or name
 
 
@@ -157,7 +161,7 @@ def _title(paper: Paper | None, kind: str, names: list[str], start: float, annou
 
 
 def _find_host(utts: list[Utterance], chapters: list[Chapter], people: dict[str, Person],
-               notes: list[str]) -> Person | None:
+               notes: list[str], description: str = "") -> Person | None:
     """The host: a known host, or whoever introduces themselves before the first chapter."""
     host = next((p for p in people.values() if p.host), None)
     if host is not None:
@@ -168,7 +172,9 @@ def _find_host(utts: list[Utterance], chapters: list[Chapter], people: dict[str,
             break
         names = self_intro_names(u.text)
         if names:
-            full = resolve_name(names[0], [p.name for p in people.values()]) or names[0]
+            # the notes' spelling of a handle wins over the ASR's ("this is Swix", notes by "swyx")
+            full = (resolve_name(names[0], [p.name for p in people.values()])
+                    or spelled_as(names[0], description) or names[0])
             host = person_for(people, full, spoken=names[0], host=True)
             notes.append(f"host: {host.name}")
             return host
@@ -190,7 +196,7 @@ def align_episode(episode: Episode, papers: dict[str, Paper], people: dict[str, 
             chapters, list(episode.mentions), dict(episode.speakers), [], [], list(episode.papers), notes
         )
 
-    fixed = [c for c in chapters if c.source in ("notes", "person")]
+    fixed = [c for c in chapters if c.source in ("notes", "person", "transcript")]
     candidates = score_candidates(utts, embeddings=opts.embeddings, cache_dir=opts.cache_dir)
     index = PaperIndex(papers)
     embed_sim = _embed_sim(opts.cache_dir, papers) if opts.embeddings else None
@@ -214,7 +220,8 @@ def align_episode(episode: Episode, papers: dict[str, Paper], people: dict[str, 
         if c.source != "person" or c.end is None:
             c.end = chapters[k + 1].start if k + 1 < len(chapters) else duration
 
-    host = _find_host(utts, chapters, people, notes)
+    host = _find_host(utts, chapters, people, notes, episode.description)
+    described = described_people(episode.description)
     background: Counter[str] = Counter()  # in how many chapters each term is said (for key-phrase titles)
     for c in chapters:
         background.update(section_terms(span_text(utts, *_chapter_range(utts, c.start, c.end))))
@@ -284,7 +291,7 @@ def align_episode(episode: Episode, papers: dict[str, Paper], people: dict[str, 
         first_intro = next((n for n, at in spoken if at is not None), None)
 
         names = _ChapterNames(resolved, notes_names, full_authors, surnames, said_in_full, first_intro,
-                              earlier_names, people, catalog_authors)
+                              earlier_names, people, catalog_authors, [d.name for d in described])
 
         for name, at in spoken:
             if host is not None and resolve_name(name, [host.name, *host.aliases]):
@@ -316,8 +323,16 @@ def align_episode(episode: Episode, papers: dict[str, Paper], people: dict[str, 
                 if label and label != utts[lo].speaker:
                     votes[label][host.id] += 1
         topic = b is not None and any(x.startswith("topic section") for x in b.cues)
-        if topic and not spoken and k and not ids:  # a section of the talk before: its speaker goes on
-            ids = [s for s in chapters[k - 1].speakers]
+        prev_ids = list(chapters[k - 1].speakers) if k else []
+        first_words = span_text(utts, lo, min(hi, time_window(utts, lo, 40.0, forward=True)[1]))
+        if not spoken and not ids and c.kind != "intro":
+            # nobody introduced: the one described person whose affiliation the opening names
+            d = by_affiliation(first_words, described, [people[x].name for x in prev_ids if x in people])
+            if d is not None and (new_speaker(first_words) or not prev_ids):
+                ids = [person_for(people, d.name).id]
+            elif (topic or (c.source == "notes" and c.kind != "poster")) and not new_speaker(first_words) and not (
+                    b is not None and {"handover", "self-introduction"} & set(b.cues)):
+                ids = prev_ids  # a section of the talk before, nobody new: its speaker goes on
         c.speakers = ids
         for s in ids:
             if s in people and people[s].name not in earlier_names:

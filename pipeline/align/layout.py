@@ -61,6 +61,9 @@ def auto_layout(utts: list[Utterance], candidates: list[Boundary], *, threshold:
     """Chapters found from the transcript alone (an "Introduction" before the first one)."""
     found = find_boundaries(candidates, threshold=threshold, min_gap=min_gap, labelled=labelled)
     end = utts[-1].end if utts else 0.0
+    # a chapter shorter than the minimum at the very end is a live demo's "here we go", not a talk,
+    # unless the evidence is overwhelming
+    found = [b for b in found if end - b.start >= min_gap or b.score >= 2 * threshold]
     first = utts[0].start if utts else 0.0
     starts = [first] + [b.start for b in found if b.start > first + 1.0]
     sections = _sections(utts, starts, end, topics, embeddings=embeddings, cache_dir=cache_dir)
@@ -98,7 +101,11 @@ def notes_layout(utts: list[Utterance], chapters: list[Chapter], candidates: lis
     placements: list[Placement] = []
     movable = [c for c in chapters if c.source == "notes"]
     rec = reconcile_notes([c.start for c in movable], candidates, max_offset=max_offset, tolerance=tolerance)
-    same_cut = not movable or rec.matched >= max(2, (len(movable) + 1) // 2)
+    # the same cut when half the noted starts the recording reaches agree with its cues (a transcript of
+    # the first minutes only is no other cut)
+    reach = utts[-1].end if utts else 0.0
+    in_range = [c for c in movable if c.start <= reach]
+    same_cut = not in_range or rec.matched >= max(min(2, len(in_range)), (len(in_range) + 1) // 2)
     if same_cut:
         if rec.offset:
             where = "behind" if rec.offset > 0 else "ahead of"
