@@ -123,6 +123,26 @@ def run(setting: Setting, catalog: dict[str, Paper], tmp: Path) -> tuple[dict, o
     return s, result, people
 
 
+def misattributed(transcript: Transcript, truth: list[dict], result, people: dict) -> list[tuple[float, str, float]]:
+    """(truth chapter start, person, seconds) where speech in a truth chapter is credited (speaker label ->
+    person) to someone who speaks in another truth chapter but not in this one (over 60 s only)."""
+    speakers_of = {name for t in truth for name in t["speakers"]}
+    out = []
+    bounds = [t["start"] for t in truth] + [transcript.duration]
+    for k, t in enumerate(truth):
+        secs: dict[str, float] = {}
+        for u in transcript.utterances:
+            if bounds[k] <= u.start < bounds[k + 1] and u.speaker in result.speakers:
+                p = people.get(result.speakers[u.speaker])
+                if p is None or p.host:
+                    continue
+                if any(named_right([p.name], n) for n in speakers_of) and not any(
+                        named_right([p.name], n) for n in t["speakers"]):
+                    secs[p.name] = secs.get(p.name, 0.0) + u.end - u.start
+        out += [(t["start"], name, v) for name, v in secs.items() if v >= 60.0]
+    return out
+
+
 def slug_of(label: str) -> str:
     return "".join(ch if ch.isalnum() else "-" for ch in label.lower())
 
@@ -191,6 +211,12 @@ def main() -> None:
                 print(f"  after the last noted chapter: {hit}/{len(after)} truth chapters found within 30 s")
             kept = sum(1 for c in st.notes.chapters if any(abs(x.start - c.start) < 0.01 for x in result.chapters))
             print(f"  noted times kept exactly: {kept}/{len(st.notes.chapters)}")
+        wrong = misattributed(result.transcript or st.transcript, st.truth, result, people)
+        if wrong:
+            print("  stretches credited to another chapter's speaker: " + "; ".join(
+                f"{name} in the chapter at {start:.0f} s: {secs:.0f} s" for start, name, secs in wrong))
+        else:
+            print("  stretches credited to another chapter's speaker: none")
         if args.verbose:
             for c in result.chapters:
                 names = [people[x].name for x in c.speakers if x in people]

@@ -31,11 +31,11 @@ from pipeline.align.chapters import (
 from pipeline.align.cuts import Placement
 from pipeline.align.layout import auto_layout, notes_layout
 from pipeline.align.linking import PaperIndex, find_mentions, link_chapter
-from pipeline.align.names import by_affiliation, described_people, new_speaker, spelled_as
+from pipeline.align.names import by_affiliation, described_people, new_speaker, spelled_as, split_labels
 from pipeline.align.speakers import person_for, resolve_name, same_person, sounds_like
 from pipeline.align.topics import TopicOptions, section_terms, section_title
 from pipeline.ids import slugify
-from pipeline.models import Chapter, Episode, Mention, Paper, Person, Poster, Utterance
+from pipeline.models import Chapter, Episode, Mention, Paper, Person, Poster, Transcript, Utterance
 from pipeline.sources.catalog import short_names
 from pipeline.timefmt import format_timestamp
 
@@ -68,6 +68,7 @@ class AlignResult:
     papers: list[str]  # paper ids the episode covers
     notes: list[str] = field(default_factory=list)  # human-readable decisions ("notes are 45.0 s behind ...")
     placements: list[Placement] = field(default_factory=list)  # what happened to each notes chapter
+    transcript: Transcript | None = None  # the transcript with split speaker labels, when any were split
 
 
 _HANDBACK = re.compile(r"\b(?:hand(?:ing)? it (?:over|off|back) to|turn it over to|back to|pass it (?:over |on )?to)\s+"
@@ -221,6 +222,12 @@ def align_episode(episode: Episode, papers: dict[str, Paper], people: dict[str, 
             c.end = chapters[k + 1].start if k + 1 < len(chapters) else duration
 
     host = _find_host(utts, chapters, people, notes, episode.description)
+    fresh = [k > 0 and bool(c.speakers) and not set(c.speakers) & set(chapters[k - 1].speakers)
+             for k, c in enumerate(chapters)]
+    utts, split = split_labels(utts, [_chapter_range(utts, c.start, c.end)[0] for c in chapters], fresh)
+    if split:
+        notes.append(f"{split} speaker labels split where a new presenter introduces themselves under "
+                     f"the label of the chapter before")
     described = described_people(episode.description)
     background: Counter[str] = Counter()  # in how many chapters each term is said (for key-phrase titles)
     for c in chapters:
@@ -365,6 +372,11 @@ def align_episode(episode: Episode, papers: dict[str, Paper], people: dict[str, 
     for label, counter in votes.items():
         if label not in speakers:
             speakers[label] = counter.most_common(1)[0][0]
+    # a label split at a chapter whose notes name one presenter, and nobody introduced: that presenter
+    for label in {u.speaker for u in utts if u.speaker and u.speaker not in speakers}:
+        base, _, num = label.rpartition("-")
+        if base and num.isdigit() and int(num) < len(chapters) and len(chapters[int(num)].speakers) == 1:
+            speakers[label] = chapters[int(num)].speakers[0]
 
     def chapter_of(t: float) -> int | None:
         k = None
@@ -386,7 +398,8 @@ def align_episode(episode: Episode, papers: dict[str, Paper], people: dict[str, 
     notes.append(f"{len(chapters)} chapters, {linked} linked to papers, {len(mentions)} mentions, "
                  f"{len(speakers)} speaker labels named, {len(posters)} poster sessions")
     return AlignResult(chapters=chapters, mentions=mentions, speakers=speakers, people=changed, posters=posters,
-                       papers=covered, notes=notes, placements=layout.placements)
+                       papers=covered, notes=notes, placements=layout.placements,
+                       transcript=replace(episode.transcript, utterances=utts) if split else None)
 
 
 def run_align(project: Any, slug: str, options: AlignOptions | None = None) -> AlignResult:
@@ -403,7 +416,11 @@ def run_align(project: Any, slug: str, options: AlignOptions | None = None) -> A
         ep.mentions = result.mentions
         ep.speakers = result.speakers
         ep.papers = result.papers
-        store.save_episode(ep, parts=("meta", "chapters", "mentions"))
+        parts: tuple[str, ...] = ("meta", "chapters", "mentions")
+        if result.transcript is not None:
+            ep.transcript = result.transcript
+            parts = (*parts, "transcript")
+        store.save_episode(ep, parts=parts)
         for person in result.people:
             store.save_person(person)
         new_ids = {p.id for p in result.posters}

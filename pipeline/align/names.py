@@ -15,6 +15,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
+from pipeline.models import Utterance
 from pipeline.text import STOP_WORDS, ascii_fold
 
 _UP = r"[A-Z][a-zA-Z'’\-]+"
@@ -131,3 +132,41 @@ _NEW_SPEAKER = re.compile(
 def new_speaker(opening: str) -> bool:
     """Does a stretch open the way a new speaker does ("I'm super excited to be here", "thanks for having me")?"""
     return bool(_NEW_SPEAKER.search(opening))
+
+
+def split_labels(utts: list[Utterance], chapter_starts: list[int],
+                 fresh: list[bool] | None = None) -> tuple[list[Utterance], int]:
+    """One person per speaker label within a chapter, and a new presenter never under the label of the
+    chapter before: where a chapter's opening has a self-introduction ("My name is Samir") spoken under a
+    label that also speaks in the chapter before (turn labels run on when the transcript marks no change;
+    diarization merges voices), that label is split from there on (``T124`` -> ``T124-7``).
+    ``chapter_starts``: each chapter's first utterance index; ``fresh``: chapters whose notes name presenters
+    other than the chapter before's (the label speaking first there is split too). Returns (utterances,
+    labels split)."""
+    from dataclasses import replace
+
+    from pipeline.align.chapters import self_intro_names
+
+    out = list(utts)
+    split = 0
+    for k in range(1, len(chapter_starts)):
+        lo, prev = chapter_starts[k], chapter_starts[k - 1]
+        hi = chapter_starts[k + 1] if k + 1 < len(chapter_starts) else len(out)
+        if lo >= len(out):
+            continue
+        t_end = out[lo].start + 45.0
+        for i in range(lo, hi):
+            if out[i].start > t_end:
+                break
+            label = out[i].speaker
+            if not label or not (self_intro_names(out[i].text) or (fresh and fresh[k] and i == lo)):
+                continue
+            if not any(out[j].speaker == label for j in range(prev, lo)):
+                break  # a label of its own: nothing to split
+            new = f"{label}-{k}"
+            for j in range(lo, len(out)):
+                if out[j].speaker == label:
+                    out[j] = replace(out[j], speaker=new)
+            split += 1
+            break
+    return out, split
