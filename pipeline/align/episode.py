@@ -406,7 +406,8 @@ def run_align(project: Any, slug: str, options: AlignOptions | None = None) -> A
     """Align episode ``slug`` of ``project`` and write chapters, mentions, speakers, people and posters
     through the content store (a person's edits are merged, not overwritten)."""
     store = project.content
-    opts = options or AlignOptions(cache_dir=Path(project.cache_dir) / "align")
+    opts = options or AlignOptions(cache_dir=Path(project.cache_dir) / "align",
+                                   section_length=project.config.align.section_length)
     if opts.cache_dir is None:
         opts = replace(opts, cache_dir=Path(project.cache_dir) / "align")
     with store.lock_episode(slug):
