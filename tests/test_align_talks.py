@@ -47,9 +47,14 @@ def test_keynote_without_notes_sections_and_names(keynote, tmp_path):
 
 def test_keynote_with_notes_on_another_cut(keynote, tmp_path):
     transcript, notes, truth = keynote
-    chapters = [Chapter(start=nc.start, title=nc.title, kind=nc.kind, source="notes") for nc in notes.chapters]
+    from pipeline.ids import slugify
+
+    # as apply_notes makes them: the speakers the notes name ("Keynote by Luca Soldani: ...") are people
+    people = {slugify(n): Person(id=slugify(n), name=n) for nc in notes.chapters for n in nc.speakers}
+    chapters = [Chapter(start=nc.start, title=nc.title, kind=nc.kind, source="notes",
+                        speakers=[slugify(n) for n in nc.speakers]) for nc in notes.chapters]
     ep = Episode(slug="om", title="om", transcript=transcript, chapters=chapters)
-    result = align_episode(ep, {}, {}, AlignOptions(embeddings=False))
+    result = align_episode(ep, {}, people, AlignOptions(embeddings=False))
     placed = {p.title: p for p in result.placements}
     for t in truth["chapters"]:
         p = placed[t["title"]]
@@ -85,3 +90,22 @@ def test_seed_partial_notes_find_the_rest(seeds: Path, tmp_path: Path):
     assert credited == 0.0
     host = next(p for p in result.people if p.host)
     assert host.name == "swyx"
+
+
+@pytest.mark.parametrize("drift", [(20.0, 140.0), (-100.0, 160.0)])
+def test_seed_notes_on_another_cut_are_placed(seeds: Path, drift):
+    """The whole episode's 16 chapters timed on another cut (a difference drifting from +20 s to +160 s, or
+    from -100 s to +60 s, over the episode): each placed on its own, most within 15 s of its start here."""
+    from tests.test_align import FULL_NOTES
+
+    transcript = read_transcript(seeds / "neurips-2023-recap.transcript.txt")
+    notes = parse_notes(FULL_NOTES)
+    a, b = drift
+    chapters = [Chapter(start=max(0.0, round(nc.start + a + b * nc.start / transcript.duration)), title=nc.title,
+                        kind=nc.kind, source="notes") for nc in notes.chapters]
+    result = align_episode(Episode(slug="s", title="s", transcript=transcript, chapters=chapters), {}, {},
+                           AlignOptions(embeddings=False))
+    assert any("another cut" in n for n in result.notes)
+    near = [p for p, nc in zip(result.placements, notes.chapters)
+            if p.placed is not None and abs(p.placed - nc.start) <= 15.0]
+    assert len(near) >= 12

@@ -47,12 +47,16 @@ class Placement:
 class CutOptions:
     window: float = 420.0  # seconds around a noted time where its chapter is looked for
     after: float = 90.0  # seconds after a candidate start read for the chapter's words
-    before: float = 240.0  # seconds before it, where the same words count against it
+    before: float = 240.0  # seconds before it, where the same words count against it ...
+    lead_in: float = 90.0  # ... except in the lead-in just before it
     min_gap: float = 60.0  # seconds between two placed chapters
+    snap: float = 75.0  # seconds: a placed start moves forward to a self-introduction or named hand-over this close
+    cue_weight: float = 0.4  # of a hand-over or self-introduction at a candidate (its score / 3, at most 1)
     min_evidence: float = 0.3  # below this a chapter is reported not found
+    max_candidates: int = 40  # per chapter, the strongest
     near_peak: float = 0.8  # a candidate start needs this share of the chapter's best evidence
     strong: float = 2.0  # summed rarity of the chapter's words said at a start that is full evidence by itself
-    drift_cost: float = 0.05  # per minute of change in the notes-to-recording difference between neighbours
+    drift_cost: float = 0.15  # per minute of change in the notes-to-recording difference between neighbours
     keep_within: float = 10.0  # a placed start this close to the noted time (plus the drift) keeps the noted time
     gap_over: float = 1800.0  # seconds: a gap between noted chapters longer than a talk is searched for chapters
     fuzzy: float = 80.0  # rapidfuzz ratio for a rare word heard differently ("Lachat" ~ "Lachet")
@@ -110,9 +114,13 @@ def place_notes(utts: list[Utterance], chapters: list[Chapter], candidates: list
     n_min = max(1.0, duration / 60.0)
     starts_idx = [i for i in range(len(utts)) if sentence_start(utts, i) and utts[i].text.strip()]
     times = [utts[i].start for i in starts_idx]
-    cue_at: dict[int, float] = {}
+    cue_at: dict[int, tuple[float, set[str]]] = {}  # utterance index -> (cue strength, name roots said there)
     for b in candidates:
-        cue_at[b.index] = max(cue_at.get(b.index, 0.0), min(1.0, b.score / 3.0))
+        # a named hand-over or a self-introduction is a start; "here we go" in a live demo barely is
+        said = {_key(w) for n in [*b.names, *b.handover] for w in words(n) if len(w) > 2}
+        strength = min(1.0, b.score / 3.0) * (1.0 if said else 0.4)
+        if strength > cue_at.get(b.index, (0.0, set()))[0]:
+            cue_at[b.index] = (strength, said)
     per_chapter: list[list[tuple[float, float]]] = []  # (time, evidence)
     for k, c in enumerate(chapters):
         spoken = (names or {}).get(k, [])
@@ -140,17 +148,24 @@ def place_notes(utts: list[Utterance], chapters: list[Chapter], candidates: list
                 if a >= len(ts) or ts[a] - t > opts.after:
                     continue
                 n_after = bisect.bisect_right(ts, t + opts.after) - a
-                n_before = a - bisect.bisect_left(ts, t - opts.before)
+                # said in the minutes before, not in the lead-in just before (a host names what comes next)
+                n_before = bisect.bisect_left(ts, t - opts.lead_in) - bisect.bisect_left(ts, t - opts.before)
                 onset = n_after / (n_after + n_before)  # first said here, not going on from before
                 ev += weight[term] * onset * (1.0 - 0.5 * (ts[a] - t) / opts.after)
             # the share of the chapter's words said here, and how much rare evidence that is in itself
             ev = 0.5 * ev / total + 0.5 * min(1.0, ev / opts.strong)
             i = starts_idx[j]
-            ev += 0.25 * cue_at.get(i, 0.0) + (0.1 if opener(utts[i].text) else 0.0)
+            strength, said = cue_at.get(i, (0.0, set()))
+            if said and name_terms:  # someone introduced here: this chapter's speaker, or someone else's start
+                strength = strength if said & name_terms else 0.0
+            elif said:
+                strength *= 0.4  # a chapter naming nobody gains little from someone's introduction
+            ev += opts.cue_weight * strength + (0.1 if opener(utts[i].text) else 0.0)
             cands.append((t, ev))
         # a chapter starts at a peak of its own evidence, not anywhere its words are within reach
         peak = max((e for _, e in cands), default=0.0)
         cands = [(t, e) for t, e in cands if e >= opts.near_peak * peak]
+        cands = sorted(sorted(cands, key=lambda x: -x[1])[:opts.max_candidates])  # the DP stays small
         per_chapter.append(cands)
         top4 = sorted(cands, key=lambda y: -y[1])[:4]
         log.debug("%s: %s", c.title, [(format_timestamp(x), round(e, 2)) for x, e in top4])
@@ -189,6 +204,15 @@ def place_notes(utts: list[Utterance], chapters: list[Chapter], candidates: list
         k, j = end
         chosen[k] = per_chapter[k][j][0]
         end = back[k][j]
+    # a host names what comes next: a start placed on the lead-in moves to the introduction just after it
+    firm = sorted((b for b in candidates if "self-introduction" in b.cues or b.handover), key=lambda b: b.start)
+    order = sorted(chosen)
+    for n, k in enumerate(order):
+        t = chosen[k]
+        limit = chosen[order[n + 1]] - opts.min_gap if n + 1 < len(order) else float("inf")
+        after = [b for b in firm if t < b.start <= min(t + opts.snap, limit)]
+        if after:
+            chosen[k] = max(after, key=lambda b: b.score).start
     placed: list[Chapter] = []
     placements: list[Placement] = []
     notes: list[str] = []

@@ -216,12 +216,12 @@ def key_phrases(text: str, background: Counter[str], n_docs: int, *, count: int 
     """The words of ``text`` that say what it is about, against ``background`` (in how many of the
     recording's ``n_docs`` sections each stemmed term occurs): two-word phrases said at least twice first,
     then single terms, by tf-idf; as said (their most common surface form)."""
-    toks = [w for w in re.findall(r"[A-Za-z][\w'-]*", text)]
+    toks = re.findall(r"[A-Za-z][\w'’-]*", text)
     surface: dict[str, Counter[str]] = {}
     terms: list[str | None] = []
     for w in toks:
         lw = w.lower()
-        if len(lw) <= 2 or lw in STOP_WORDS or lw in _FILLER or lw.isdigit():
+        if len(lw) <= 2 or lw in STOP_WORDS or lw in _FILLER or lw.isdigit() or "'" in lw or "’" in lw:
             terms.append(None)
             continue
         t = plural_stem(lw)
