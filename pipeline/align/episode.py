@@ -225,9 +225,6 @@ def align_episode(episode: Episode, papers: dict[str, Paper], people: dict[str, 
     fresh = [k > 0 and bool(c.speakers) and not set(c.speakers) & set(chapters[k - 1].speakers)
              for k, c in enumerate(chapters)]
     utts, split = split_labels(utts, [_chapter_range(utts, c.start, c.end)[0] for c in chapters], fresh)
-    if split:
-        notes.append(f"{split} speaker labels split where a new presenter introduces themselves under "
-                     f"the label of the chapter before")
     described = described_people(episode.description)
     background: Counter[str] = Counter()  # in how many chapters each term is said (for key-phrase titles)
     for c in chapters:
@@ -352,6 +349,9 @@ def align_episode(episode: Episode, papers: dict[str, Paper], people: dict[str, 
             c.title = _title(paper, c.kind, [people[s].name for s in ids if s in people], c.start, announced)
             if (topic or not ids) and paper is None and not announced:
                 c.title = section_title(body, background, len(chapters)) or c.title
+            elif topic and paper is not None:  # a later section of a talk about one paper
+                phrases = section_title(body, background, len(chapters))
+                c.title = f"{c.title}: {phrases[:1].lower()}{phrases[1:]}" if phrases else c.title
         if c.kind == "poster" and c.paper is None:
             # serialize drops None and Poster.paper has no default, so such a record would not load back
             notes.append(f"poster session at {format_timestamp(c.start)} has no catalog paper: no poster record")
@@ -368,6 +368,12 @@ def align_episode(episode: Episode, papers: dict[str, Paper], people: dict[str, 
                 votes[u.speaker][host.id] += 2  # type: ignore[index]
                 break
 
+    # a presenter named from other evidence (an affiliation, the notes) whose speech runs on under the
+    # label of the chapter before: that label is split there too, and the new one is theirs
+    fresh = [k > 0 and bool(c.speakers) and not set(c.speakers) & set(chapters[k - 1].speakers)
+             for k, c in enumerate(chapters)]
+    utts, more = split_labels(utts, [_chapter_range(utts, c.start, c.end)[0] for c in chapters], fresh)
+    split += more
     speakers = dict(episode.speakers)
     for label, counter in votes.items():
         if label not in speakers:
@@ -385,6 +391,9 @@ def align_episode(episode: Episode, papers: dict[str, Paper], people: dict[str, 
                 k = i
         return k
 
+    if split:
+        notes.append(f"{split} speaker labels split where a new presenter speaks on under the label of the "
+                     f"chapter before")
     mentions = find_mentions(index, utts, chapter_of)
     for k, c in enumerate(chapters):
         if c.paper:

@@ -216,6 +216,7 @@ def key_phrases(text: str, background: Counter[str], n_docs: int, *, count: int 
     """The words of ``text`` that say what it is about, against ``background`` (in how many of the
     recording's ``n_docs`` sections each stemmed term occurs): two-word phrases said at least twice first,
     then single terms, by tf-idf; as said (their most common surface form)."""
+    text = re.sub(r"\([^()]{0,40}\)|\[[^\[\]]{0,40}\]|\*[^*]{0,40}\*", " ", text)  # "(upbeat music)", "[APPLAUSE]"
     toks = re.findall(r"[A-Za-z][\w'’-]*", text)
     surface: dict[str, Counter[str]] = {}
     terms: list[str | None] = []
