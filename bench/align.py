@@ -1,24 +1,31 @@
-"""Alignment benchmark: chapter boundaries, links and names against a truth file, with and without notes.
+"""Alignment benchmark: every episode it has, with and without notes, against its truth.
 
-    .venv/bin/python bench/align.py [--seeds ../shared/seeds] [--notes NOTES] [--truth truth.json] [--until 4320]
-    .venv/bin/python bench/align.py --notes tests/data/neurips-2023-recap.shownotes-full.txt --until 99999
+    .venv/bin/python bench/align.py [--seeds ../shared/seeds] [--episodes ../shared/data/episodes] [--only NAME]
 
-Without --truth the truth is read from the show notes (the seeds' dev notes: six chapters; or
-``--notes``: the speakers and the paper each chapter is about, by title). Prints one table row per setting:
-boundary precision/recall
-within 15 s and 30 s (spurious boundaries counted before --until only, since the notes stop there),
-chapters within 2 s, link accuracy, name accuracy, and the wall-clock and CPU seconds align took (the
-embedding run loads the model and embeds cold), against a lexical-only run as the baseline.
+Settings (one table row each):
+
+* ``seed, dev notes``: the seed episode with its published notes cut after six chapters; the truth is the
+  whole episode's 16 chapters (``tests/data/neurips-2023-recap.shownotes-full.txt``, on the same cut);
+* ``seed, full notes``: the same with all 16 chapters noted: every noted time must be kept;
+* ``seed, no notes``: transcript and catalog only (plus a lexical-only baseline run first);
+* ``open-models, no notes``: the keynote session's transcript, the seed catalog (which holds none of its
+  papers) and the episode's description (the notes' prose without their timestamps list);
+* ``open-models, notes``: the same with the published notes, whose times are on another cut.
+
+Per row: boundary precision/recall/F1 within 15 s and 30 s, chapters within 2 s, chapter papers right (a
+truth chapter without a paper must stay unlinked), speakers named right, seconds moved per noted chapter
+(and which notes chapters were reported not found), wall-clock and CPU seconds of ``align_episode``.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import logging
 import sys
 import tempfile
 import time
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
@@ -26,117 +33,195 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from pipeline.align.episode import AlignOptions, align_episode  # noqa: E402
 from pipeline.align.speakers import same_person  # noqa: E402
 from pipeline.config import init_project, open_project  # noqa: E402
-from pipeline.models import Episode  # noqa: E402
-from pipeline.sources.catalog import find_paper, merge_papers
-from pipeline.sources.notes import apply_notes, parse_notes  # noqa: E402
+from pipeline.models import Episode, Paper, Transcript  # noqa: E402
+from pipeline.sources.catalog import find_paper, merge_papers  # noqa: E402
+from pipeline.sources.notes import ShowNotes, apply_notes, link_chapters, parse_notes  # noqa: E402
 from pipeline.sources.papers import read_papers  # noqa: E402
 from pipeline.sources.transcripts import read_transcript  # noqa: E402
 
+ROOT = Path(__file__).resolve().parents[1]
 CATALOG = ["paper-listing.txt", "research-highlights-blog.txt", "neurips-2023-day5-notes.txt"]
-NOTES = "neurips-2023-recap.shownotes-dev.txt"
+DEV_NOTES = "neurips-2023-recap.shownotes-dev.txt"
+FULL_NOTES = ROOT / "tests" / "data" / "neurips-2023-recap.shownotes-full.txt"
 TRANSCRIPT = "neurips-2023-recap.transcript.txt"
 
 
-def truth_from_notes(notes_file: Path, catalog: dict) -> list[dict]:
-    """Truth rows {start, paper, speakers} from show notes: the notes' own chapter-paper links."""
-    notes = parse_notes(notes_file)
-    merged = merge_papers(catalog, notes.papers)
-    from pipeline.sources.notes import link_chapters
+@dataclass
+class Setting:
+    label: str
+    transcript: Transcript
+    truth: list[dict]  # {start, paper (id or None), speakers}
+    notes: ShowNotes | None
+    description: str = ""
+    options: AlignOptions | None = None
 
+
+def truth_from_notes(notes: ShowNotes, catalog: dict[str, Paper]) -> list[dict]:
+    """Truth rows {start, paper, speakers} from show notes: the notes' own chapter-paper links."""
+    merged = merge_papers(catalog, notes.papers)
     covered = [find_paper(merged, p.title) for p in notes.papers]
     links = link_chapters(notes.chapters, [p for p in covered if p is not None])
     return [{"start": c.start, "paper": pid, "speakers": c.speakers} for c, pid in zip(notes.chapters, links)]
 
 
-def score(result, truth: list[dict], papers: dict, people: dict, until: float, tol: float) -> dict:
-    found = [c for c in result.chapters if c.kind != "intro" and c.start > 0]
+def named_right(got: list[str], name: str) -> bool:
+    return any(g == name or (same_person(g, name) and g.split()[-1] == name.split()[-1]) for g in got)
+
+
+def prf(starts: list[float], truth: list[float], tol: float) -> tuple[float, float, float]:
+    hits = sum(1 for t in truth if any(abs(s - t) <= tol for s in starts))
+    good = sum(1 for s in starts if any(abs(s - t) <= tol for t in truth))
+    p, r = good / max(1, len(starts)), hits / max(1, len(truth))
+    return p, r, (2 * p * r / (p + r) if p + r else 0.0)
+
+
+def score(result, truth: list[dict], papers: dict, people: dict) -> dict:
+    found = [c for c in result.chapters if c.kind != "intro"]
     starts = [c.start for c in found]
-    hits = sum(1 for t in truth if any(abs(s - t["start"]) <= tol for s in starts))
-    considered = [c for c in found if c.start < until]
-    good = sum(1 for c in considered if any(abs(c.start - t["start"]) <= tol for t in truth))
+    t_starts = [t["start"] for t in truth]
+    out: dict = {}
+    for tol in (15.0, 30.0):
+        out[f"p{tol:.0f}"], out[f"r{tol:.0f}"], out[f"f{tol:.0f}"] = prf(starts, t_starts, tol)
+    out["exact"] = sum(1 for t in t_starts if any(abs(s - t) <= 2.0 for s in starts))
     links = names = total_names = 0
     for t in truth:
-        near = [c for c in found if abs(c.start - t["start"]) <= 30.0]
+        near = sorted((c for c in found if abs(c.start - t["start"]) <= 30.0), key=lambda c: abs(c.start - t["start"]))
         if not near:
             continue
         c = near[0]
         links += c.paper == t["paper"]
+        got = [people[s].name for s in c.speakers if s in people]
         for name in t["speakers"]:
             total_names += 1
-            got = [people[s].name for s in c.speakers if s in people]
-            names += any(g == name or (same_person(g, name) and g.split()[-1] == name.split()[-1]) for g in got)
-    return {"precision": good / max(1, len(considered)), "recall": hits / max(1, len(truth)),
-            "spurious": len(considered) - good, "links": links / len(truth),
-            "names": names / max(1, total_names)}
+            names += named_right(got, name)
+    out["links"] = links / max(1, len(truth))
+    out["names"] = names / max(1, total_names)
+    out["n"] = len(result.chapters)
+    return out
+
+
+def run(setting: Setting, catalog: dict[str, Paper], tmp: Path) -> tuple[dict, object, dict]:
+    root = tmp / slug_of(setting.label)
+    init_project(root, "bench")
+    project = open_project(root)
+    for p in catalog.values():
+        project.content.save_paper(p)
+    episode = Episode(slug="ep", title="ep", transcript=setting.transcript, description=setting.description)
+    project.content.save_episode(episode)
+    if setting.notes is not None:
+        logging.getLogger("pipeline").setLevel(logging.WARNING)
+        episode = replace(apply_notes(project, "ep", setting.notes), transcript=setting.transcript)
+    papers = project.content.load_papers()
+    people = project.content.load_people()
+    opts = setting.options or AlignOptions(cache_dir=tmp / "cache")
+    t0, c0 = time.perf_counter(), time.process_time()
+    result = align_episode(episode, papers, people, opts)
+    secs, cpu = time.perf_counter() - t0, time.process_time() - c0
+    people = {**people, **{p.id: p for p in result.people}}
+    s = score(result, setting.truth, papers, people)
+    s["secs"], s["cpu"] = secs, cpu
+    return s, result, people
+
+
+def misattributed(transcript: Transcript, truth: list[dict], result, people: dict) -> list[tuple[float, str, float]]:
+    """(truth chapter start, person, seconds) where speech in a truth chapter is credited (speaker label ->
+    person) to someone who speaks in another truth chapter but not in this one (over 60 s only)."""
+    speakers_of = {name for t in truth for name in t["speakers"]}
+    out = []
+    bounds = [t["start"] for t in truth] + [transcript.duration]
+    for k, t in enumerate(truth):
+        secs: dict[str, float] = {}
+        for u in transcript.utterances:
+            if bounds[k] <= u.start < bounds[k + 1] and u.speaker in result.speakers:
+                p = people.get(result.speakers[u.speaker])
+                if p is None or p.host:
+                    continue
+                if any(named_right([p.name], n) for n in speakers_of) and not any(
+                        named_right([p.name], n) for n in t["speakers"]):
+                    secs[p.name] = secs.get(p.name, 0.0) + u.end - u.start
+        out += [(t["start"], name, v) for name, v in secs.items() if v >= 60.0]
+    return out
+
+
+def slug_of(label: str) -> str:
+    return "".join(ch if ch.isalnum() else "-" for ch in label.lower())
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--seeds", type=Path, default=Path(__file__).resolve().parents[2] / "shared" / "seeds")
-    ap.add_argument("--truth", type=Path, help="JSON list of {start, paper, speakers} (default: from the notes)")
-    ap.add_argument("--notes", type=Path, help="show notes to align with and take the truth from (default: the "
-                    "seeds' dev notes; tests/data has a reconstruction of the whole episode's 16 chapters)")
-    ap.add_argument("--until", type=float, default=4320.0, help="count spurious boundaries before this time (s)")
+    ap.add_argument("--seeds", type=Path, default=ROOT.parent / "shared" / "seeds")
+    ap.add_argument("--episodes", type=Path, default=ROOT.parent / "shared" / "data" / "episodes")
+    ap.add_argument("--only", help="run only the settings whose label contains this")
+    ap.add_argument("--verbose", action="store_true", help="print every chapter of every setting")
     args = ap.parse_args()
     seeds = args.seeds
+    catalog: dict[str, Paper] = {}
+    for name in CATALOG:
+        catalog = merge_papers(catalog, read_papers(seeds / name))
+    dev = parse_notes(seeds / DEV_NOTES)
+    full = parse_notes(FULL_NOTES)
+    seed_catalog = merge_papers(catalog, dev.papers)  # the papers-covered list, as a catalog only
+    seed_truth = truth_from_notes(full, catalog)
+    seed_tr = read_transcript(seeds / TRANSCRIPT)
+    settings = [
+        Setting("seed, no notes, lexical only", seed_tr, seed_truth, None, options=AlignOptions(embeddings=False)),
+        Setting("seed, no notes", seed_tr, seed_truth, None),
+        Setting("seed, dev notes", seed_tr, seed_truth, dev),
+        Setting("seed, full notes", seed_tr, seed_truth, full),
+    ]
+    om = args.episodes / "ls-live-2024-open-models"
+    if om.is_dir():
+        truth = json.loads((om / "truth.json").read_text())
+        om_truth = [{"start": c["start"], "paper": c["paper"], "speakers": c["speakers"]} for c in truth["chapters"]]
+        om_notes = parse_notes(om / "notes.txt")
+        om_tr = read_transcript(om / "transcript.txt")
+        settings += [Setting("open-models, no notes", om_tr, om_truth, None, description=om_notes.description),
+                     Setting("open-models, notes", om_tr, om_truth, om_notes)]
+    if args.only:
+        settings = [s for s in settings if args.only in s.label]
+    rows = []
     with tempfile.TemporaryDirectory() as tmp:
-        root = Path(tmp) / "proj"
-        init_project(root, "bench")
-        project = open_project(root)
-        catalog: dict = {}
-        for name in CATALOG:
-            catalog = merge_papers(catalog, read_papers(seeds / name))
-        notes_file = args.notes or seeds / NOTES
-        notes = parse_notes(notes_file)
-        catalog_notes = merge_papers(catalog, notes.papers)  # the papers-covered list, as a catalog only
-        for p in catalog_notes.values():
-            project.content.save_paper(p)
-        truth = json.loads(args.truth.read_text()) if args.truth else truth_from_notes(notes_file, catalog)
-        transcript = read_transcript(seeds / TRANSCRIPT)
-        ep = Episode(slug="recap", title="recap", transcript=transcript)
-        project.content.save_episode(ep)
-        apply_notes_ep = None
-        rows = []
-        opts = AlignOptions(cache_dir=Path(tmp) / "cache")
-        for label, with_notes, o in [("no notes, lexical only", False, replace(opts, embeddings=False)),
-                                     ("no notes", False, opts), ("with notes", True, opts),
-                                     ("notes, audio +45 s", True, opts)]:
-            papers = project.content.load_papers()
-            people = project.content.load_people()
-            episode = Episode(slug="recap", title="recap", transcript=transcript)
-            if with_notes:
-                if apply_notes_ep is None:
-                    import logging
-                    logging.getLogger("pipeline").setLevel(logging.WARNING)
-                    apply_notes_ep = apply_notes(project, "recap", notes)
-                    papers = project.content.load_papers()
-                    people = project.content.load_people()
-                episode = replace(apply_notes_ep, transcript=transcript)
-                if "45" in label:
-                    from pipeline.models import Transcript, Utterance
-                    shifted = [replace(u, start=u.start + 45.0, end=u.end + 45.0) for u in transcript.utterances]
-                    episode = replace(episode, transcript=Transcript(
-                        utterances=[Utterance(0.0, 45.0, "[AD]"), *shifted]))
-            t0, c0 = time.perf_counter(), time.process_time()
-            result = align_episode(episode, papers, people, o)
-            secs, cpu = time.perf_counter() - t0, time.process_time() - c0
-            people = {**people, **{p.id: p for p in result.people}}
-            shift = 45.0 if "45" in label else 0.0
-            tr = [{**t, "start": t["start"] + shift} for t in truth]
-            s15 = score(result, tr, papers, people, args.until + shift, 15.0)
-            s30 = score(result, tr, papers, people, args.until + shift, 30.0)
-            exact = sum(1 for t in tr if any(abs(c.start - t["start"]) <= 2.0 for c in result.chapters))
-            rows.append((label, s15, s30, exact, secs, cpu, len(result.chapters), result.notes))
-        print(f"catalog: {len(papers)} papers; truth: {len(truth)} chapters before {args.until:.0f} s")
-        print(f"{'setting':26} {'P@15':>5} {'R@15':>5} {'P@30':>5} {'R@30':>5} {'spur':>4} {'<=2s':>4} "
-              f"{'links':>5} {'names':>5} {'chap':>4} {'secs':>6} {'cpu s':>6}")
-        base = rows[0][4]
-        for label, s15, s30, exact, secs, cpu, n, _ in rows:
-            print(f"{label:26} {s15['precision']:5.2f} {s15['recall']:5.2f} {s30['precision']:5.2f} "
-                  f"{s30['recall']:5.2f} {s30['spurious']:4d} {exact:4d} {s30['links']:5.2f} {s30['names']:5.2f} "
-                  f"{n:4d} {secs:6.1f} {cpu:6.1f}  ({secs / base:.1f}x lexical)")
-        for label, *_, notes_ in rows:
-            print(f"{label}: " + "; ".join(notes_))
+        for st in settings:
+            cat = seed_catalog if st.label.startswith("seed") else catalog
+            if st.options is not None and st.options.cache_dir is None:
+                st.options = replace(st.options, cache_dir=Path(tmp) / "cache")
+            s, result, people = run(st, cat, Path(tmp))
+            rows.append((st, s, result, people))
+    print(f"{'setting':30} {'P@15':>5} {'R@15':>5} {'F@15':>5} {'P@30':>5} {'R@30':>5} {'F@30':>5} {'<=2s':>4} "
+          f"{'papers':>6} {'names':>5} {'chap':>4} {'secs':>6} {'cpu s':>6}")
+    for st, s, _, _ in rows:
+        print(f"{st.label:30} {s['p15']:5.2f} {s['r15']:5.2f} {s['f15']:5.2f} {s['p30']:5.2f} {s['r30']:5.2f} "
+              f"{s['f30']:5.2f} {s['exact']:4d} {s['links']:6.2f} {s['names']:5.2f} {s['n']:4d} {s['secs']:6.1f} "
+              f"{s['cpu']:6.1f}")
+    for st, _s, result, people in rows:
+        print(f"\n{st.label}:")
+        for note in result.notes:
+            print(f"  {note}")
+        placements = getattr(result, "placements", [])
+        if placements:
+            moved = ", ".join(f"{p.title[:24]!r} {p.status}" + (f" {p.moved:+.0f}s" if p.placed is not None else "")
+                              for p in placements)
+            print(f"  placements: {moved}")
+        if st.notes is not None and st.truth and "seed" in st.label:
+            last = st.notes.chapters[-1].start
+            after = [t for t in st.truth if t["start"] > last + 1.0]
+            if after:
+                starts = [c.start for c in result.chapters if c.start > last + 1.0]
+                hit = sum(1 for t in after if any(abs(x - t["start"]) <= 30.0 for x in starts))
+                print(f"  after the last noted chapter: {hit}/{len(after)} truth chapters found within 30 s")
+            kept = sum(1 for c in st.notes.chapters if any(abs(x.start - c.start) < 0.01 for x in result.chapters))
+            print(f"  noted times kept exactly: {kept}/{len(st.notes.chapters)}")
+        wrong = misattributed(result.transcript or st.transcript, st.truth, result, people)
+        if wrong:
+            print("  stretches credited to another chapter's speaker: " + "; ".join(
+                f"{name} in the chapter at {start:.0f} s: {secs:.0f} s" for start, name, secs in wrong))
+        else:
+            print("  stretches credited to another chapter's speaker: none")
+        if args.verbose:
+            for c in result.chapters:
+                names = [people[x].name for x in c.speakers if x in people]
+                print(f"    {c.start:8.1f} {c.source:6} {c.kind:6} {c.confidence:4.2f} {c.title[:50]!r} "
+                      f"paper={c.paper} {names}")
 
 
 if __name__ == "__main__":

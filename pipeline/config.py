@@ -84,11 +84,19 @@ class SummaryConfig:
 
 
 @dataclass
+class AlignConfig:
+    section_length: float = 300.0
+    """Seconds: the typical length of a topic section found inside a long talk (a talk's sections are
+    2-10 minutes); stretches longer than five of these without a hand-over are split into sections."""
+
+
+@dataclass
 class Config:
     site: SiteConfig = field(default_factory=SiteConfig)
     publish: PublishConfig = field(default_factory=PublishConfig)
     transcribe: TranscribeConfig = field(default_factory=TranscribeConfig)
     summaries: SummaryConfig = field(default_factory=SummaryConfig)
+    align: AlignConfig = field(default_factory=AlignConfig)
 
 
 # Apple Podcasts' categories (https://podcasters.apple.com/support/1691-apple-podcasts-categories)
@@ -160,6 +168,8 @@ def load_config(path: Path | None, overrides: dict[str, dict[str, Any]] | None =
                 errors.append(f"[{f.name}] unknown key {key!r}")
                 continue
             default = getattr(cls(), key)
+            if isinstance(default, float) and isinstance(value, int) and not isinstance(value, bool):
+                value = float(value)  # "section_length = 240"
             if default is not None and not isinstance(value, type(default)):
                 errors.append(f"[{f.name}] {key} must be {type(default).__name__}, got {value!r}")
                 continue

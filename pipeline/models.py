@@ -79,7 +79,7 @@ class Chapter:
     speakers: list[str] = field(default_factory=list)  # person ids
     paper: str | None = None  # paper id this chapter is about
     confidence: float = 1.0
-    source: str = "notes"  # notes | auto | person
+    source: str = "notes"  # notes | auto | person | transcript (a heading in an imported transcript)
     summary: Summary | None = None
 
 

@@ -52,6 +52,8 @@ class ReportOptions:
     unnamed_min_seconds: float = 60.0
     max_unnamed_listed: int = 5
     """More unnamed speakers than this are reported as one line."""
+    foreign_min_seconds: float = 120.0
+    """A stretch this long in a chapter attributed to a person who presents another chapter is reported."""
     merge_gap: float = 5.0
     """Passages of the same kind closer than this (seconds) are reported as one."""
 
@@ -272,6 +274,37 @@ def speaker_names(ep: Episode, people: dict[str, Person], proposals: Iterable, o
     return out
 
 
+def foreign_speakers(ep: Episode, people: dict[str, Person], o: ReportOptions) -> list[Issue]:
+    """Long stretches of a chapter attributed (speaker label -> person) to someone who presents another
+    chapter but is not among this one's speakers: most often a new presenter under the label of the talk
+    before, or a chapter that runs on past its end."""
+    out = []
+    chapters = sorted(ep.chapters, key=lambda c: c.start)
+    presenters = {pid for c in chapters for pid in c.speakers}
+    utts = sorted(ep.transcript.utterances, key=lambda u: u.start)
+    for i, c in enumerate(chapters, 1):
+        end = c.end if c.end is not None else (chapters[i].start if i < len(chapters) else float("inf"))
+        runs: dict[str, list[float]] = {}  # person -> [first start, last end, seconds]
+        for u in utts:
+            if not (c.start <= u.start < end) or u.speaker not in ep.speakers:
+                continue
+            pid = ep.speakers[u.speaker]
+            person = people.get(pid)
+            if pid in c.speakers or pid not in presenters or (person is not None and person.host):
+                continue
+            run = runs.setdefault(pid, [u.start, u.end, 0.0])
+            run[1], run[2] = u.end, run[2] + (u.end - u.start)
+        for pid, (a, b, secs) in runs.items():
+            if secs < o.foreign_min_seconds:
+                continue
+            name = people[pid].name if pid in people else pid
+            out.append(Issue(kind="speaker-outside-chapter", severity=0.6, start=a, end=b,
+                             message=f"{secs / 60:.0f} min of chapter {i} “{c.title}” attributed to {name}, "
+                                     f"who presents another chapter but is not among this one's speakers",
+                             speaker=name))
+    return out
+
+
 def _merge(issues: list[Issue], gap: float) -> list[Issue]:
     """Join passages of the same kind (and speaker) closer than ``gap`` seconds."""
     out: list[Issue] = []
@@ -323,7 +356,7 @@ def quality_report(ep: Episode, people: dict[str, Person] | None = None, papers:
     people = people or {}
     o = options
     issues = _merge(transcript_issues(ep, o, cache_dir, transcript_digest), o.merge_gap)
-    issues += chapter_links(ep, papers, o) + speaker_names(ep, people, proposals, o)
+    issues += chapter_links(ep, papers, o) + speaker_names(ep, people, proposals, o) + foreign_speakers(ep, people, o)
     names = {lab: people[pid].name for lab, pid in ep.speakers.items() if pid in people}
     for it in issues:
         if it.speaker in names:

@@ -85,7 +85,10 @@ def test_with_notes_exact_times_links_and_speakers(project, seeds, truth):
     ep = project.content.load_episode("recap")
     papers = project.content.load_papers()
     people = project.content.load_people()
-    assert [c.start for c in ep.chapters] == [t["start"] for t in truth]
+    assert [c.start for c in ep.chapters if c.source == "notes"] == [t["start"] for t in truth]
+    # the notes stop after six chapters: the rest of the episode's chapters are found, not noted
+    assert all(c.source == "auto" and c.start > truth[-1]["start"] for c in ep.chapters[len(truth):])
+    assert len(ep.chapters) - len(truth) >= 8
     for c, t in zip(ep.chapters, truth):
         # the same paper as the truth's (deduplicated across the seeds: one record)
         assert c.paper is not None and find_paper(papers, papers[t["paper"]].title if t["paper"] in papers else t["paper"]).id == c.paper
@@ -104,7 +107,7 @@ def test_with_notes_exact_times_links_and_speakers(project, seeds, truth):
     assert all(m.quote and m.speaker for m in mentions)
     # posters
     posters = project.content.load_posters()
-    assert [p.paper for p in posters.values()] == [ep.chapters[3].paper]
+    assert [p.paper for p in posters.values() if p.start <= truth[-1]["start"]] == [ep.chapters[3].paper]
 
 
 def test_notes_shifted_by_an_inserted_ad(transcript, catalog, seeds, truth):
@@ -119,7 +122,7 @@ def test_notes_shifted_by_an_inserted_ad(transcript, catalog, seeds, truth):
     assert any("45" in n and "behind" in n for n in result.notes)
     # unshifted: exact, and said so
     exact = align_episode(replace(ep, transcript=transcript), catalog, {}, LEXICAL)
-    assert [c.start for c in exact.chapters] == [t["start"] for t in truth]
+    assert [c.start for c in exact.chapters if c.source == "notes"] == [t["start"] for t in truth]
     assert any("agree" in n for n in exact.notes)
 
 
@@ -221,16 +224,20 @@ def test_align_unknown_episode_is_one_line_error(run_cli):
     assert "unknown episode 'nope'" in result.output
 
 
-def test_notes_chapter_drift_is_corrected_and_reported(transcript, catalog, seeds, truth):
-    """One chapter's time is 40 s off in the notes (a different cut): moved to where it starts."""
+def test_notes_chapter_drift_is_kept_and_reported(transcript, catalog, seeds, truth):
+    """One chapter's time is 40 s off in notes that otherwise match the recording (the same cut): a
+    person's time is kept exactly, and the contradiction reported with where the transcript has it."""
     notes = parse_notes(seeds / NOTES)
     chapters = [replace_chapter(nc) for nc in notes.chapters]
     chapters[4].start += 40.0
     result = align_episode(Episode(slug="recap", title="recap", transcript=transcript, chapters=chapters),
                            catalog, {}, LEXICAL)
-    assert [c.start for k, c in enumerate(result.chapters) if k != 4] == [t["start"] for k, t in enumerate(truth) if k != 4]
-    assert abs(result.chapters[4].start - truth[4]["start"]) <= 2.0
-    assert any("moved" in n for n in result.notes)
+    noted = [c for c in result.chapters if c.source == "notes"]
+    assert [c.start for c in noted] == [c.start for c in chapters]
+    report = [n for n in result.notes if "kept" in n and "suggest" in n]
+    assert len(report) == 1 and chapters[4].title in report[0]
+    assert [p.status for p in result.placements[:6]] == ["kept"] * 4 + ["kept, contradicted", "kept"]
+    assert abs(result.placements[4].moved) < 0.01
 
 
 def _synthetic(labels: bool) -> tuple[Episode, dict[str, Paper]]:

@@ -230,3 +230,20 @@ def test_links_by_title_words_abstract_and_short_names():
                 NoteChapter(2, "Tree of Thought"), NoteChapter(3, "CogEval"), NoteChapter(4, "State Space Models"),
                 NoteChapter(5, "DataComp Poster Session"), NoteChapter(6, "Large Language Models panel")]
     assert link_chapters(chapters, papers) == ["llava", "llava", "tot", "cog", "mamba", "dc", None]
+
+
+def test_papers_given_by_arxiv_links_are_a_catalog_source(project, tmp_path: Path):
+    p = tmp_path / "notes.md"
+    p.write_text("# Ep 3\n\n- [00:00:10] Intro\n- [00:05:00] QLoRA with Tim Dettmers\n\n## Papers\n\n"
+                 "- [QLoRA: Efficient Finetuning of Quantized LLMs](https://arxiv.org/abs/2305.14314v2)\n"
+                 "- Mamba: Linear-Time Sequence Modeling with Selective State Spaces - "
+                 "https://arxiv.org/abs/2312.00752 (Albert Gu, Tri Dao)\n"
+                 "- [a blog post about it](https://example.org/post)\n", encoding="utf-8")
+    notes = parse_notes(p)
+    assert [(x.id, x.title, x.arxiv, x.authors) for x in notes.papers] == [
+        ("2305.14314", "QLoRA: Efficient Finetuning of Quantized LLMs", "2305.14314", []),
+        ("2312.00752", "Mamba: Linear-Time Sequence Modeling with Selective State Spaces", "2312.00752",
+         ["Albert Gu", "Tri Dao"])]
+    ep = apply_notes(project, "ep3", notes)
+    assert ep.chapters[1].paper == "2305.14314"
+    assert set(project.content.load_papers()) == {"2305.14314", "2312.00752"}

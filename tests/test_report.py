@@ -115,3 +115,20 @@ def test_loops_across_utterances_and_not_in_normal_speech():
              _u(4, 6, "the results are good and the"), _u(6, 8, "results are good and finally")]
     loops = find_loops(split, o)
     assert len(loops) == 1 and loops[0].start == 0 and loops[0].end == 8 and "4×" in loops[0].message
+
+
+def test_a_stretch_credited_to_another_chapters_presenter():
+    """Ten minutes of the second talk under the first presenter's label are reported; the host's hand-overs
+    and each presenter's own talk are not."""
+    utts = [Utterance(start=10.0 * k, end=10.0 * k + 9.5, text=f"line {k}", speaker="HOST" if k in (0, 60) else "A")
+            for k in range(120)]  # "A" runs on into the second talk (no speaker change marked)
+    people = {"ada": Person(id="ada", name="Ada Quill"), "ben": Person(id="ben", name="Ben Ortiz"),
+              "host": Person(id="host", name="Hal Host", host=True)}
+    ep = Episode(slug="s", title="s", transcript=Transcript(utterances=utts), speakers={"A": "ada", "HOST": "host"},
+                 chapters=[Chapter(start=10.0, end=600.0, title="First", speakers=["ada"]),
+                           Chapter(start=600.0, end=1200.0, title="Second", speakers=["ben"])])
+    issues = [i for i in quality_report(ep, people).issues if i.kind == "speaker-outside-chapter"]
+    assert len(issues) == 1
+    assert issues[0].start == 610.0 and "chapter 2 “Second” attributed to Ada Quill" in issues[0].message
+    ep.speakers = {"HOST": "host"}  # unnamed rather than wrongly named: nothing to report
+    assert not [i for i in quality_report(ep, people).issues if i.kind == "speaker-outside-chapter"]

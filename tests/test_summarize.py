@@ -69,7 +69,7 @@ def key_terms(paper: Paper, others: list[Paper], k: int = 8) -> set[str]:
 def test_every_chapter_and_the_episode_get_a_summary(seed_project):
     project, result, seconds = seed_project
     ep = project.content.load_episode(SLUG)  # as stored in content/
-    assert len(ep.chapters) == 6
+    assert len([c for c in ep.chapters if c.source == "notes"]) == 6  # and those found after the notes stop
     for ch, (start, end) in zip(ep.chapters, chapter_bounds(ep)):
         s = ch.summary
         assert s is not None and s.method == "extractive", ch.title
@@ -81,7 +81,7 @@ def test_every_chapter_and_the_episode_get_a_summary(seed_project):
         assert [x.start for x in s.sentences] == sorted(x.start for x in s.sentences)
     assert ep.summary is not None
     starts = [x.start for x in ep.summary.sentences]
-    assert len(starts) == 6 and starts == sorted(starts)
+    assert len(starts) == len(ep.chapters) and starts == sorted(starts)
     assert result.seconds > 0  # speed is measured by bench/summary.py, not asserted here
 
 
@@ -90,7 +90,7 @@ def test_summaries_name_their_topic(seed_project):
     ep = project.content.load_episode(SLUG)
     papers = project.content.load_papers()
     covered = [papers[p] for p in ep.papers]
-    for ch in ep.chapters:
+    for ch in [c for c in ep.chapters if c.source == "notes"]:  # the noted chapters, each about a paper
         assert ch.paper, ch.title
         paper = papers[ch.paper]
         terms = key_terms(paper, [p for p in covered if p.id != paper.id])
@@ -123,7 +123,7 @@ def test_every_extractive_sentence_is_grounded_at_its_time(seed_project):
 def test_host_handover_and_greetings_are_not_picked(seed_project):
     project, _, _ = seed_project
     ep = project.content.load_episode(SLUG)
-    for ch in ep.chapters:
+    for ch in [c for c in ep.chapters if c.source == "notes"]:
         for x in ch.summary.sentences:
             assert not x.text.endswith("?")
             assert not re.search(r"\b(thank you|my name is|up next|here is)\b", x.text, re.I), x.text
@@ -174,11 +174,12 @@ def test_cli_summarize_and_export(seed_project, tmp_path):
     shutil.copytree(project.root, root)
     run = CliRunner().invoke(main, ["-C", str(root), "summarize", SLUG], catch_exceptions=False)
     assert run.exit_code == 0, run.output
-    assert f"Summarized 6/6 chapters of {SLUG}" in run.output
+    done = re.search(rf"Summarized (\d+)/(\d+) chapters of {SLUG}", run.output)
+    assert done and done.group(1) == done.group(2) and int(done.group(1)) > 6  # 6 noted + found after them
     out = CliRunner().invoke(main, ["-C", str(root), "export", SLUG, "--format", "summaries"], catch_exceptions=False)
     assert out.exit_code == 0
     data = json.loads(out.stdout)
-    assert data["summary"] and len(data["sentences"]) == 6
+    assert data["summary"] and len(data["sentences"]) == len(data["chapters"]) > 6
     assert [c["title"] for c in data["chapters"]][:3] == [c.title for c in project.content.load_episode(SLUG).chapters][:3]
     for c in data["chapters"]:
         assert c["summary"] and c["sentences"]

@@ -133,7 +133,7 @@ def test_own_transcript_json(tmp_path: Path, seed_transcript):
     (b"\x00\x01\x02RIFF....WAVEfmt ", "binary file, not a text transcript"),
     (b"\xff\xfe\xfa not utf-8", "not UTF-8 text (binary file?) (save it as UTF-8)"),
     (b"just some words\nand more\n", "unrecognised transcript format (expected whisper.cpp [start --> end] "
-                                     "lines, SRT, WebVTT or Whisper JSON; or pass --format)"),
+                                     "lines, SRT, WebVTT, Whisper JSON or timed speaker paragraphs; or pass --format)"),
     (b"[00:00:01.000 --> 00:00:02.000]  ok\nnot a line\n", "line 2 is not a [start --> end] transcript line: 'not a line'"),
     (b'{"segments": [{"text": "no times"}]}', "segment 0 has no start/end times"),
     (b"WEBVTT\n\n00:00:05.000 --> 00:00:01.000\nbackwards\n", "line 1 ends before it starts (5.000 -> 1.000)"),

@@ -20,21 +20,22 @@ from pathlib import Path
 from typing import Any
 
 from pipeline.align.chapters import (
-    Boundary,
     announced_title,
-    find_boundaries,
     handover_names,
     lead_in,
-    reconcile_notes,
     score_candidates,
     self_intro_names,
     span_text,
     time_window,
 )
+from pipeline.align.cuts import Placement
+from pipeline.align.layout import auto_layout, notes_layout
 from pipeline.align.linking import PaperIndex, find_mentions, link_chapter
+from pipeline.align.names import by_affiliation, described_people, new_speaker, spelled_as, split_labels
 from pipeline.align.speakers import person_for, resolve_name, same_person, sounds_like
+from pipeline.align.topics import TopicOptions, section_terms, section_title
 from pipeline.ids import slugify
-from pipeline.models import Chapter, Episode, Mention, Paper, Person, Poster, Utterance
+from pipeline.models import Chapter, Episode, Mention, Paper, Person, Poster, Transcript, Utterance
 from pipeline.sources.catalog import short_names
 from pipeline.timefmt import format_timestamp
 
@@ -53,6 +54,7 @@ class AlignOptions:
     max_offset: float = 600.0  # seconds: largest notes-vs-audio offset looked for
     offset_tolerance: float = 4.0  # seconds: a notes start and a transcript cue this close agree
     opening: float = 150.0  # seconds of a chapter read as its opening (compared with abstracts)
+    section_length: float = 300.0  # seconds: the target length of a topic section inside a long talk
     cache_dir: Path | None = None  # where sentence embeddings are cached
 
 
@@ -65,6 +67,8 @@ class AlignResult:
     posters: list[Poster]
     papers: list[str]  # paper ids the episode covers
     notes: list[str] = field(default_factory=list)  # human-readable decisions ("notes are 45.0 s behind ...")
+    placements: list[Placement] = field(default_factory=list)  # what happened to each notes chapter
+    transcript: Transcript | None = None  # the transcript with split speaker labels, when any were split
 
 
 _HANDBACK = re.compile(r"\b(?:hand(?:ing)? it (?:over|off|back) to|turn it over to|back to|pass it (?:over |on )?to)\s+"
@@ -89,6 +93,7 @@ class _ChapterNames:
     earlier_names: list[str]
     people: dict[str, Person]  # read when used: the chapter's loop adds people
     catalog_authors: list[str]
+    described: list[str]  # people the episode's description names
 
     def resolve(self, name: str, at: int | None, depth: int = 0) -> str:
         full = resolve_name(name, self.resolved, self.notes_names, self.full_authors)
@@ -107,6 +112,8 @@ class _ChapterNames:
             longer = resolve_name(name, self.said_in_full)  # "I'm Jeff" after "here's Jeff Dean"
             if longer is not None:
                 full = self.resolve(longer, at, 1)
+        if full is None:  # "I'm Luca" and a description that hosts "Luca Soldaini"
+            full = resolve_name(name, self.described)
         return full or name
 
 
@@ -154,56 +161,8 @@ def _title(paper: Paper | None, kind: str, names: list[str], start: float, annou
     return f"{'Poster session' if kind == 'poster' else 'Talk'} at {format_timestamp(start)}"
 
 
-def _reconcile(chapters: list[Chapter], candidates: list[Boundary], opts: AlignOptions,
-               notes: list[str]) -> tuple[list[Chapter], dict[int, Boundary | None]]:
-    """Check the notes' chapter times against the transcript's cues; shift them by a global offset
-    and move single chapters that drifted (``source="person"`` chapters never move)."""
-    movable = [c for c in chapters if c.source == "notes"]
-    rec = reconcile_notes([c.start for c in movable], candidates, max_offset=opts.max_offset,
-                          tolerance=opts.offset_tolerance)
-    if rec.offset:
-        for c in movable:
-            c.start = round(max(0.0, c.start + rec.offset), 2)
-            if c.end is not None:
-                c.end = round(max(0.0, c.end + rec.offset), 2)
-        where = "behind" if rec.offset > 0 else "ahead of"
-        notes.append(f"notes are {abs(rec.offset):.1f} s {where} the audio: shifted "
-                     f"({rec.matched} of {rec.total} chapter starts agree after the shift)")
-    elif movable:
-        notes.append(f"notes agree with the audio ({rec.matched} of {rec.total} chapter starts confirmed)")
-    for k, d in sorted(rec.drift.items()):
-        c = movable[k]
-        c.start = round(max(0.0, c.start + d), 2)
-        notes.append(f"chapter {c.title!r} moved {d:+.1f} s to {format_timestamp(c.start)}, where the "
-                     f"transcript has its start (the notes' time matched no cue)")
-    chapters = sorted(chapters, key=lambda c: c.start)
-    boundary_of: dict[int, Boundary | None] = {}
-    for k, c in enumerate(chapters):
-        near = [b for b in candidates if abs(b.start - c.start) <= 15.0]
-        boundary_of[k] = max(near, key=lambda b: b.score) if near else None
-    return chapters, boundary_of
-
-
-def _auto_chapters(candidates: list[Boundary], opts: AlignOptions, *, labelled: bool,
-                   notes: list[str]) -> tuple[list[Chapter], dict[int, Boundary | None]]:
-    """Chapters found from the transcript alone (an "Introduction" before the first one)."""
-    found = find_boundaries(candidates, threshold=opts.boundary_threshold, min_gap=opts.min_chapter,
-                            labelled=labelled)
-    chapters: list[Chapter] = []
-    boundary_of: dict[int, Boundary | None] = {}
-    if not found or found[0].start > 30.0:
-        chapters.append(Chapter(start=0.0, title="Introduction", kind="intro", source="auto", confidence=0.5))
-        boundary_of[0] = None
-    for b in found:
-        boundary_of[len(chapters)] = b
-        chapters.append(Chapter(start=round(b.start, 2), title="", kind="poster" if b.poster else "talk",
-                                source="auto", confidence=round(min(1.0, b.score / 6.0), 3)))
-    notes.append(f"found {len(found)} chapter starts in the transcript (no show notes)")
-    return chapters, boundary_of
-
-
 def _find_host(utts: list[Utterance], chapters: list[Chapter], people: dict[str, Person],
-               notes: list[str]) -> Person | None:
+               notes: list[str], description: str = "") -> Person | None:
     """The host: a known host, or whoever introduces themselves before the first chapter."""
     host = next((p for p in people.values() if p.host), None)
     if host is not None:
@@ -214,7 +173,9 @@ def _find_host(utts: list[Utterance], chapters: list[Chapter], people: dict[str,
             break
         names = self_intro_names(u.text)
         if names:
-            full = resolve_name(names[0], [p.name for p in people.values()]) or names[0]
+            # the notes' spelling of a handle wins over the ASR's ("this is Swix", notes by "swyx")
+            full = (resolve_name(names[0], [p.name for p in people.values()])
+                    or spelled_as(names[0], description) or names[0])
             host = person_for(people, full, spoken=names[0], host=True)
             notes.append(f"host: {host.name}")
             return host
@@ -236,21 +197,38 @@ def align_episode(episode: Episode, papers: dict[str, Paper], people: dict[str, 
             chapters, list(episode.mentions), dict(episode.speakers), [], [], list(episode.papers), notes
         )
 
-    fixed = [c for c in chapters if c.source in ("notes", "person")]
-    # with notes, lexical cues are enough to confirm or shift their times
-    candidates = score_candidates(utts, embeddings=opts.embeddings and not fixed, cache_dir=opts.cache_dir)
+    fixed = [c for c in chapters if c.source in ("notes", "person", "transcript")]
+    candidates = score_candidates(utts, embeddings=opts.embeddings, cache_dir=opts.cache_dir)
     index = PaperIndex(papers)
     embed_sim = _embed_sim(opts.cache_dir, papers) if opts.embeddings else None
+    labelled = any(u.speaker for u in utts)
+    topics = TopicOptions(target=opts.section_length, min_section=min(opts.min_chapter, 0.4 * opts.section_length))
     if fixed:
-        chapters, boundary_of = _reconcile(chapters, candidates, opts, notes)
+        layout = notes_layout(utts, chapters, candidates, max_offset=opts.max_offset,
+                              tolerance=opts.offset_tolerance, threshold=opts.boundary_threshold,
+                              min_gap=opts.min_chapter, labelled=labelled, topics=topics,
+                              embeddings=opts.embeddings, cache_dir=opts.cache_dir,
+                              names={k: [people[s].name for s in c.speakers if s in people]
+                                     for k, c in enumerate(chapters)})
     else:
-        chapters, boundary_of = _auto_chapters(candidates, opts, labelled=any(u.speaker for u in utts), notes=notes)
+        layout = auto_layout(utts, candidates, threshold=opts.boundary_threshold, min_gap=opts.min_chapter,
+                             labelled=labelled, topics=topics, embeddings=opts.embeddings,
+                             cache_dir=opts.cache_dir)
+    chapters, boundary_of = layout.chapters, layout.boundary_of
+    notes += layout.notes
     duration = episode.transcript.duration or episode.duration
     for k, c in enumerate(chapters):
         if c.source != "person" or c.end is None:
             c.end = chapters[k + 1].start if k + 1 < len(chapters) else duration
 
-    host = _find_host(utts, chapters, people, notes)
+    host = _find_host(utts, chapters, people, notes, episode.description)
+    fresh = [k > 0 and bool(c.speakers) and not set(c.speakers) & set(chapters[k - 1].speakers)
+             for k, c in enumerate(chapters)]
+    utts, split = split_labels(utts, [_chapter_range(utts, c.start, c.end)[0] for c in chapters], fresh)
+    described = described_people(episode.description)
+    background: Counter[str] = Counter()  # in how many chapters each term is said (for key-phrase titles)
+    for c in chapters:
+        background.update(section_terms(span_text(utts, *_chapter_range(utts, c.start, c.end))))
 
     catalog_authors = sorted(
         {n for p in papers.values() for a in p.authors if len((n := _strip_et_al(a)).split()) >= 2}
@@ -317,7 +295,7 @@ def align_episode(episode: Episode, papers: dict[str, Paper], people: dict[str, 
         first_intro = next((n for n, at in spoken if at is not None), None)
 
         names = _ChapterNames(resolved, notes_names, full_authors, surnames, said_in_full, first_intro,
-                              earlier_names, people, catalog_authors)
+                              earlier_names, people, catalog_authors, [d.name for d in described])
 
         for name, at in spoken:
             if host is not None and resolve_name(name, [host.name, *host.aliases]):
@@ -348,6 +326,17 @@ def align_episode(episode: Episode, papers: dict[str, Paper], people: dict[str, 
             for label in {utts[i].speaker for i in range(max(0, lo - 3), lo)}:
                 if label and label != utts[lo].speaker:
                     votes[label][host.id] += 1
+        topic = b is not None and any(x.startswith("topic section") for x in b.cues)
+        prev_ids = list(chapters[k - 1].speakers) if k else []
+        first_words = span_text(utts, lo, min(hi, time_window(utts, lo, 40.0, forward=True)[1]))
+        if not spoken and not ids and c.kind != "intro":
+            # nobody introduced: the one described person whose affiliation the opening names
+            d = by_affiliation(first_words, described, [people[x].name for x in prev_ids if x in people])
+            if d is not None and (new_speaker(first_words) or not prev_ids):
+                ids = [person_for(people, d.name).id]
+            elif (topic or (c.source == "notes" and c.kind != "poster")) and not new_speaker(first_words) and not (
+                    b is not None and {"handover", "self-introduction"} & set(b.cues)):
+                ids = prev_ids  # a section of the talk before, nobody new: its speaker goes on
         c.speakers = ids
         for s in ids:
             if s in people and people[s].name not in earlier_names:
@@ -358,6 +347,11 @@ def align_episode(episode: Episode, papers: dict[str, Paper], people: dict[str, 
             announced = next((t for i in range(lo, min(ihi, hi)) if (t := announced_title(
                 span_text(utts, i, min(i + 2, hi))))), None)  # an announcement may run over two lines
             c.title = _title(paper, c.kind, [people[s].name for s in ids if s in people], c.start, announced)
+            if (topic or not ids) and paper is None and not announced:
+                c.title = section_title(body, background, len(chapters)) or c.title
+            elif topic and paper is not None:  # a later section of a talk about one paper
+                phrases = section_title(body, background, len(chapters))
+                c.title = f"{c.title}: {phrases[:1].lower()}{phrases[1:]}" if phrases else c.title
         if c.kind == "poster" and c.paper is None:
             # serialize drops None and Poster.paper has no default, so such a record would not load back
             notes.append(f"poster session at {format_timestamp(c.start)} has no catalog paper: no poster record")
@@ -374,10 +368,21 @@ def align_episode(episode: Episode, papers: dict[str, Paper], people: dict[str, 
                 votes[u.speaker][host.id] += 2  # type: ignore[index]
                 break
 
+    # a presenter named from other evidence (an affiliation, the notes) whose speech runs on under the
+    # label of the chapter before: that label is split there too, and the new one is theirs
+    fresh = [k > 0 and bool(c.speakers) and not set(c.speakers) & set(chapters[k - 1].speakers)
+             for k, c in enumerate(chapters)]
+    utts, more = split_labels(utts, [_chapter_range(utts, c.start, c.end)[0] for c in chapters], fresh)
+    split += more
     speakers = dict(episode.speakers)
     for label, counter in votes.items():
         if label not in speakers:
             speakers[label] = counter.most_common(1)[0][0]
+    # a label split at a chapter whose notes name one presenter, and nobody introduced: that presenter
+    for label in {u.speaker for u in utts if u.speaker and u.speaker not in speakers}:
+        base, _, num = label.rpartition("-")
+        if base and num.isdigit() and int(num) < len(chapters) and len(chapters[int(num)].speakers) == 1:
+            speakers[label] = chapters[int(num)].speakers[0]
 
     def chapter_of(t: float) -> int | None:
         k = None
@@ -386,6 +391,9 @@ def align_episode(episode: Episode, papers: dict[str, Paper], people: dict[str, 
                 k = i
         return k
 
+    if split:
+        notes.append(f"{split} speaker labels split where a new presenter speaks on under the label of the "
+                     f"chapter before")
     mentions = find_mentions(index, utts, chapter_of)
     for k, c in enumerate(chapters):
         if c.paper:
@@ -399,14 +407,16 @@ def align_episode(episode: Episode, papers: dict[str, Paper], people: dict[str, 
     notes.append(f"{len(chapters)} chapters, {linked} linked to papers, {len(mentions)} mentions, "
                  f"{len(speakers)} speaker labels named, {len(posters)} poster sessions")
     return AlignResult(chapters=chapters, mentions=mentions, speakers=speakers, people=changed, posters=posters,
-                       papers=covered, notes=notes)
+                       papers=covered, notes=notes, placements=layout.placements,
+                       transcript=replace(episode.transcript, utterances=utts) if split else None)
 
 
 def run_align(project: Any, slug: str, options: AlignOptions | None = None) -> AlignResult:
     """Align episode ``slug`` of ``project`` and write chapters, mentions, speakers, people and posters
     through the content store (a person's edits are merged, not overwritten)."""
     store = project.content
-    opts = options or AlignOptions(cache_dir=Path(project.cache_dir) / "align")
+    opts = options or AlignOptions(cache_dir=Path(project.cache_dir) / "align",
+                                   section_length=project.config.align.section_length)
     if opts.cache_dir is None:
         opts = replace(opts, cache_dir=Path(project.cache_dir) / "align")
     with store.lock_episode(slug):
@@ -416,7 +426,11 @@ def run_align(project: Any, slug: str, options: AlignOptions | None = None) -> A
         ep.mentions = result.mentions
         ep.speakers = result.speakers
         ep.papers = result.papers
-        store.save_episode(ep, parts=("meta", "chapters", "mentions"))
+        parts: tuple[str, ...] = ("meta", "chapters", "mentions")
+        if result.transcript is not None:
+            ep.transcript = result.transcript
+            parts = (*parts, "transcript")
+        store.save_episode(ep, parts=parts)
         for person in result.people:
             store.save_person(person)
         new_ids = {p.id for p in result.posters}

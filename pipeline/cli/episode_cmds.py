@@ -13,13 +13,16 @@ from pipeline.config import Project
 @click.command("align")
 @episode_argument()
 @click.option("--no-embeddings", is_flag=True, help="Lexical cues only (faster; no sentence embeddings).")
+@click.option("--section-length", type=click.FloatRange(30.0, 3600.0),
+              help="Target seconds of a topic section inside a long talk (default: [align] section_length, 300).")
 @pass_project
-def align_cmd(project: Project, episode: str, no_embeddings: bool) -> None:
+def align_cmd(project: Project, episode: str, no_embeddings: bool, section_length: float | None) -> None:
     """Find EPISODE's chapters (or check the notes' times), link them to papers, name speakers, find mentions."""
     from pipeline.align.episode import AlignOptions, run_align
     from pipeline.timefmt import format_timestamp
 
-    result = run_align(project, episode, AlignOptions(embeddings=not no_embeddings,
+    length = section_length or project.config.align.section_length
+    result = run_align(project, episode, AlignOptions(embeddings=not no_embeddings, section_length=length,
                                                       cache_dir=project.cache_dir / "align"))
     for c in result.chapters:
         click.echo(f"  {format_timestamp(c.start):>8}  {c.kind:6} {c.title}" + (f"  -> {c.paper}" if c.paper else ""))

@@ -39,11 +39,12 @@ def list_(project: Project) -> None:
 @click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
 @episode_argument()
 @click.option("--title", help="Episode title (default: kept, or the slug for a new episode).")
-@click.option("--format", "fmt", type=click.Choice(["whispercpp", "srt", "vtt", "json"]),
+@click.option("--format", "fmt", type=click.Choice(["whispercpp", "srt", "vtt", "json", "paragraphs"]),
               help="Transcript format (default: detected from the content).")
 @pass_project
 def import_transcript_cmd(project: Project, file: Path, episode: str, title: str | None, fmt: str | None) -> None:
-    """Import a transcript FILE (whisper.cpp, SRT, WebVTT, faster-whisper/WhisperX JSON) into EPISODE; align it
+    """Import a transcript FILE (whisper.cpp, SRT, WebVTT, faster-whisper/WhisperX JSON, speaker paragraphs
+    as Substack, Descript, Otter, Riverside, Zoom or YouTube give them) into EPISODE; align it
     when the episode has chapters."""
     from pipeline.jobs.episode import align_if_ready
     from pipeline.sources.transcripts import import_transcript

@@ -58,6 +58,7 @@ _CHAPTER = re.compile(
 # "Title - Ada Lovelace and Alan Turing", "Title with Grace Hopper": names after the title
 _NAME_RUN = r"[A-Z][\w.'-]+(?:\s+[A-Z][\w.'-]+){1,3}"
 _TRAILING_NAMES = re.compile(rf"\s+(?:[-–—]|with|by)\s+({_NAME_RUN}(?:\s*(?:,|&|and)\s*{_NAME_RUN})*)\s*$")
+_BY_NAMES = re.compile(rf"\b(?:by|with)\s+({_NAME_RUN}(?:\s*(?:,|&|and)\s*{_NAME_RUN})*)\s*[:–—|]")
 _PAPERS_HEADING = re.compile(
     r"(?:^|(?<=\n)|(?<=[)\].!?]))[ \t]*#{0,6}[ \t]*(?:\*\*)?"
     r"(?P<h>Papers(?: covered| discussed| mentioned| referenced)?|"
@@ -190,6 +191,10 @@ def _chapter(segment: str) -> NoteChapter | None:
         if wm:
             speakers = [s.strip() for s in re.split(r",|&|\band\b", wm.group(1)) if s.strip()]
             title = title[: wm.start()].strip()
+        else:  # "Keynote by Luca Soldani: State of Open Models": the names stay in the title
+            bm = _BY_NAMES.search(title)
+            if bm:
+                speakers = [s.strip() for s in re.split(r",|&|\band\b", bm.group(1)) if s.strip()]
     title = title.strip(" -–—:|*")
     kind = "poster" if _POSTER.search(title) else "talk"
     return NoteChapter(start=start, title=title, speakers=speakers, kind=kind)
@@ -231,6 +236,35 @@ def _paper_header(item: str) -> tuple[Paper, str] | None:
     return None
 
 
+_ARXIV_URL = re.compile(r"https?://(?:www\.)?arxiv\.org/(?:abs|pdf)/(\d{4}\.\d{4,5})(?:v\d+)?(?:\.pdf)?")
+_LINKED = re.compile(r"^\[(?P<title>[^\]]{3,300})\]\((?P<url>https?://[^)\s]+)\)\s*(?P<rest>.*)$")
+_BARE_LINKED = re.compile(
+    rf"^(?P<title>[^\[\]()]{{3,300}}?)[\s:–—-]*[(<]?(?P<url>{_ARXIV_URL.pattern})[)>]?\s*(?P<rest>.*)$")
+
+
+def _linked_paper(item: str) -> Paper | None:
+    """A paper given by its link: "[Title](https://arxiv.org/abs/ID) by A and B", "Title - https://arxiv.org/abs/ID
+    (A et al.)". Only arXiv links make a paper (a link elsewhere may be a blog post about it)."""
+    m = _LINKED.match(item) or _BARE_LINKED.match(item)
+    if not m:
+        return None
+    arxiv = _ARXIV_URL.match(m.group("url"))
+    if arxiv is None:
+        return None
+    title = " ".join(m.group("title").split()).strip(" .:-–—")
+    rest = m.group("rest").strip()
+    authors: list[str] = []
+    am = re.match(r"^(?:[-–—,:]\s*|by\s+|\()(?P<a>[^()]+?)\)?\s*(?:[.;]|$)", rest)
+    if am:
+        authors = [a.strip() for a in re.split(r",|&|\band\b|·", am.group("a")) if a.strip()]
+        rest = rest[am.end():].strip()
+    paper = Paper(id=arxiv.group(1), title=title, authors=authors, arxiv=arxiv.group(1),
+                  url=f"https://arxiv.org/abs/{arxiv.group(1)}")
+    if len(rest.split()) >= 20:
+        paper.abstract = rest
+    return paper
+
+
 _GLUE = re.compile(r"(?<=[a-z)][.!?])(?=[A-Z][a-z])")  # "...and train.See also ..." (paragraphs run together)
 
 
@@ -242,6 +276,11 @@ def _papers(text: str, source: str) -> list[Paper]:
     bodies: list[list[str]] = []
     for item in items:
         item = re.sub(r"^\s*(?:[-+]|\d+[.)])\s+", "", item)
+        linked = _linked_paper(item)
+        if linked is not None:  # "[Title](https://arxiv.org/abs/2305.14314) by A and B"
+            papers.append(linked)
+            bodies.append([])
+            continue
         item = re.sub(r"\[([^\]]+)\]\([^)]*\)", r"\1", item)
         head = _paper_header(item)
         if head is not None:

@@ -12,6 +12,11 @@ Formats (auto-detected, or named with ``fmt``):
     WhisperX and recap write it) becomes the speaker.
 ``vtt``
     WebVTT, parsed with ``webvtt-py``; ``<v Name>`` voice tags become the speaker.
+``paragraphs``
+    speaker-paragraph transcripts as people publish them (Substack/Descript ``[00:01:48] **Name:** text``
+    with ``## [00:02:27] Heading`` chapters, ``Name (00:01:02): text``, Otter/Riverside/Zoom ``Name  00:01:02``
+    lines, timestamped YouTube copies): :mod:`pipeline.sources.paragraphs`. Names become speakers (and
+    people), headings chapters (``source="transcript"``).
 ``json``
     faster-whisper / WhisperX JSON (a list of segments, or ``{"segments": [...]}``, with optional
     ``words`` and ``speaker``), Podcasting 2.0 JSON transcripts (``startTime``/``endTime``/``body``,
@@ -29,13 +34,13 @@ from pathlib import Path
 from typing import Any
 
 from pipeline.errors import InputError
-from pipeline.models import Episode, Transcript, Utterance, Word
+from pipeline.models import Chapter, Episode, Person, Transcript, Utterance, Word
 from pipeline.serialize import DataError, from_data, loads_json, read_input_text
 from pipeline.timefmt import parse_timestamp
 
 log = logging.getLogger(__name__)
 
-FORMATS = ("whispercpp", "srt", "vtt", "json")
+FORMATS = ("whispercpp", "srt", "vtt", "json", "paragraphs")
 
 _BRACKET = re.compile(
     r"^\s*\[\s*(\d{1,3}:\d{2}:\d{2}(?:[.,]\d{1,3})?|\d{1,2}:\d{2}(?:[.,]\d{1,3})?)\s*-->\s*"
@@ -57,19 +62,30 @@ _SPEAKER_PREFIX = re.compile(
 
 def read_transcript(path: Path, fmt: str | None = None) -> Transcript:
     """Read a transcript file; ``fmt`` is one of :data:`FORMATS` or None to detect it."""
+    return read_transcript_chapters(path, fmt)[0]
+
+
+def read_transcript_chapters(path: Path, fmt: str | None = None) -> tuple[Transcript, list[Chapter]]:
+    """:func:`read_transcript`, with the chapters the transcript itself has (headings), if any."""
     path = Path(path)
     text = read_input_text(path, "a text transcript", normalize_newlines=False)
     if fmt is None:
         fmt = detect_format(path, text)
     if fmt not in FORMATS:
         raise InputError(path, f"unknown transcript format {fmt!r}", hint=f"use one of {', '.join(FORMATS)}")
-    reader = {"whispercpp": _read_whispercpp, "srt": _read_srt, "vtt": _read_vtt, "json": _read_json}[fmt]
-    transcript = reader(path, text)
+    chapters: list[Chapter] = []
+    if fmt == "paragraphs":
+        from pipeline.sources.paragraphs import read_paragraphs
+
+        transcript, chapters = read_paragraphs(path, text)
+    else:
+        reader = {"whispercpp": _read_whispercpp, "srt": _read_srt, "vtt": _read_vtt, "json": _read_json}[fmt]
+        transcript = reader(path, text)
     if not transcript.utterances:
         raise InputError(path, f"no timed lines found (read as {fmt})")
     _check_times(path, transcript)
     log.debug("read %d utterances from %s (%s)", len(transcript.utterances), path, fmt)
-    return transcript
+    return transcript, chapters
 
 
 def detect_format(path: Path, text: str) -> str:
@@ -85,12 +101,17 @@ def detect_format(path: Path, text: str) -> str:
             return "whispercpp"
     if _SRT_TIME.search(head):
         return "srt"
+    from pipeline.sources.paragraphs import looks_like_paragraphs
+
+    if looks_like_paragraphs(text):
+        return "paragraphs"
     ext = path.suffix.lower()
     guess = {".vtt": "vtt", ".srt": "srt", ".json": "json"}.get(ext)
     if guess:
         return guess
     raise InputError(path, "unrecognised transcript format",
-                     hint="expected whisper.cpp [start --> end] lines, SRT, WebVTT or Whisper JSON; or pass --format")
+                     hint="expected whisper.cpp [start --> end] lines, SRT, WebVTT, Whisper JSON or timed speaker "
+                             "paragraphs; or pass --format")
 
 
 def _check_times(path: Path, transcript: Transcript) -> None:
@@ -248,16 +269,30 @@ def import_transcript(project: Any, path: Path, slug: str, *, title: str | None 
     """Read ``path`` and store it as episode ``slug``'s transcript (creating the episode when new).
     The file is read completely before anything is written. (Aligning it with the episode's chapters is the
     next stage: :func:`pipeline.jobs.episode.align_if_ready`.)"""
-    from pipeline.ids import check_id
+    from pipeline.ids import check_id, slugify
 
     check_id(slug, "episode slug")
-    transcript = read_transcript(Path(path), fmt)
+    transcript, headings = read_transcript_chapters(Path(path), fmt)
     store = project.content
     with store.lock_episode(slug, existing=False):
         ep = store.load_episode(slug) if store.has_episode(slug) else Episode(slug=slug, title=title or slug)
         if title:
             ep.title = title
         ep.transcript = transcript
+        # chapter headings in the transcript: chapters, unless notes or a person gave them already
+        if headings and not any(c.source in ("notes", "person") for c in ep.chapters):
+            ep.chapters = headings
+        # speakers the transcript names ("Isaac Robinson:") are people; "Speaker 1" is nobody yet
+        if transcript.source == "paragraph transcript import":
+            people = store.load_people()
+            for label in dict.fromkeys(u.speaker for u in transcript.utterances if u.speaker):
+                if re.fullmatch(r"(?i)(?:speaker|spk|unknown|guest|host)[ _]?\d*|[A-Z]|SPEAKER_\d+", label):
+                    continue
+                pid = slugify(label)
+                if pid not in people:
+                    people[pid] = Person(id=pid, name=label)
+                    store.save_person(people[pid])
+                ep.speakers.setdefault(label, pid)
         ep.duration = max(ep.duration or 0.0, transcript.duration) or None
         if ep.chapters and ep.chapters[-1].end is None:
             ep.chapters[-1].end = transcript.duration
