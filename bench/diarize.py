@@ -108,23 +108,21 @@ def child(backend: str, wav: str, out: str) -> None:
     t0 = time.perf_counter()
     turns = run(backend, audio)
     Path(out).write_text(json.dumps({"seconds": time.perf_counter() - t0, "duration": audio.duration,
+                                     "peak_mb": peak_rss_mb(),
                                      "turns": [[t.start, t.end, t.speaker] for t in turns]}))
 
 
 def in_child(backend: str, wav: Path, work: Path):
-    """(turns, seconds, peak RSS MB) of :func:`child`, measured by the parent with wait4."""
+    """(turns, seconds, duration, peak RSS MB) of :func:`child` (the child reads its own VmHWM: a forked
+    child's ru_maxrss would include the parent's)."""
     import json
-    import os
 
     from pipeline.audio.turns import Turn
 
     out = work / f"{backend}.json"
-    proc = subprocess.Popen([sys.executable, __file__, "--child", backend, str(wav), str(out)])
-    _, status, usage = os.wait4(proc.pid, 0)
-    if status != 0:
-        raise SystemExit(f"{backend} on {wav} failed ({status})")
+    subprocess.run([sys.executable, __file__, "--child", backend, str(wav), str(out)], check=True)
     data = json.loads(out.read_text())
-    return [Turn(*t) for t in data["turns"]], data["seconds"], data["duration"], usage.ru_maxrss / 1024
+    return [Turn(*t) for t in data["turns"]], data["seconds"], data["duration"], data["peak_mb"]
 
 
 def main() -> None:

@@ -52,7 +52,7 @@ class DiarizeOptions:
     num_speakers: int | None = None
     """Exact number of speakers, when known (--speakers)."""
     min_speakers: int = 1
-    max_speakers: int = 20
+    max_speakers: int = 30
     prior_speakers: int | None = None
     """Expected number of speakers (e.g. from show notes): a soft preference, not a constraint."""
     pyannote_model: str = PYANNOTE_MODEL

@@ -26,7 +26,7 @@ class SpeakerCount:
     num: int | None = None
     """Exact number (--speakers)."""
     min: int = 1
-    max: int = 20
+    max: int = 30
     prior: int | None = None
     """Expected number (the show notes' speakers): a soft preference, not a constraint."""
 

@@ -7,14 +7,17 @@ the library's proposals in ``content/episodes/<slug>/voices.json``.
 
 When a recording is processed, :func:`apply_voice_library` compares each diarized speaker with every
 known person (cosine similarity to the person's centroid, only against samples made by the same
-embedding backend: resemblyzer's encoder and pyannote's WeSpeaker model live in different spaces),
+embedding backend: CAM++, resemblyzer's encoder and pyannote's WeSpeaker model live in different spaces),
 assigns labels to people jointly (one person per label), and proposes a name when the score clears the
 backend's threshold with a margin over the runner-up. A proposal names the speaker at once but stays
 unconfirmed (the quality report lists it) until ``recap voices confirm``; ``recap voices reject``
 records the refusal so the same match is never proposed again. Speakers that alignment or a person
 named are enrolled as samples of that person.
 
-Thresholds, calibrated on pyannote's two-speaker sample with the diarizer's encoder (resemblyzer,
+Thresholds. CAM++ (the embedded diarizer's encoder), from real speakers recurring across the AMI clips of
+../shared/data/ami-train and the sample's halves (>= 2.5 s of speech alone each; ``bench/voices.py``): same
+voice 0.60 to 0.86, other voices up to 0.615 (same room and microphones): 0.62 with a 0.08 margin.
+The resemblyzer backend's, calibrated on pyannote's two-speaker sample with its encoder (resemblyzer,
 2.4 to 12 s of speech per speaker). From the reference turns of the two halves: the same voice scored
 0.88 to 0.93, the other voice 0.82 to 0.85, a synthetic espeak-ng voice 0.52 to 0.58. From the
 diarizer's own output (each half processed by ``recap process``; the first half's speaker carries a

@@ -86,7 +86,7 @@ _RECORDING_OPTIONS = [
                  help="Speaker diarization backend."),
     click.option("--speakers", type=click.IntRange(1), help="Exact number of speakers, when known."),
     click.option("--min-speakers", type=click.IntRange(1), help="At least this many speakers."),
-    click.option("--max-speakers", type=click.IntRange(1), help="At most this many speakers (default 20)."),
+    click.option("--max-speakers", type=click.IntRange(1), help="At most this many speakers (default 30)."),
     click.option("--language", help="Language code, e.g. en (default: detected)."),
     click.option("--chunk-minutes", type=click.FloatRange(0.1),
                  help="Checkpoint every N minutes of audio (default 5)."),

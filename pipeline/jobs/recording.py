@@ -57,7 +57,7 @@ class ProcessOptions:
         if given.get("batch_size"):
             tr = replace(tr, batch_size=int(given["batch_size"]))
         di = DiarizeOptions(backend=pick("diarizer", "embedded"), num_speakers=given.get("speakers"),
-                            min_speakers=given.get("min_speakers") or 1, max_speakers=given.get("max_speakers") or 20,
+                            min_speakers=given.get("min_speakers") or 1, max_speakers=given.get("max_speakers") or 30,
                             hf_token_env=pick("hf_token_env", "HF_TOKEN"), device=tr.device,
                             pyannote_model=pick("pyannote_model", PYANNOTE_MODEL))
         return cls(transcribe=tr, diarize=di)
