@@ -312,24 +312,20 @@ def _description(segments: list[str]) -> str:
     text = _GLUE.sub("\n\n", text)
     text = re.sub(r"\n{3,}", "\n\n", text)
     paragraphs = [p for p in re.split(r"\n\s*\n", text.strip()) if p.strip()]
-    return "\n\n".join(p for i, p in enumerate(paragraphs) if not is_page_furniture(p, first=i == 0)).strip()
+    return "\n\n".join(p for p in paragraphs if not is_page_furniture(p)).strip()
 
 
 _SENTENCE = re.compile(r"[.!?…)\]\"”']\s*$|[.!?]\s+\S")
-_TITLE_BAR = re.compile(r"\s(?:-|–|—|\||·)\s")
-
-
-def is_page_furniture(paragraph: str, *, first: bool = False) -> bool:
+def is_page_furniture(paragraph: str) -> bool:
     """Text a podcast host's page puts around the notes, copied along with them: a one-line label with
-    nothing under it ("Catégories:"), a caption or button of three words or fewer ("Podcast artwork"),
-    or, first of all, the page's title bar ("Show name: tagline - by Host"). None is a sentence;
-    Markdown headings, lists and links are the notes' own structure and stay."""
+    nothing under it ("Catégories:"), a caption or button of three words or fewer ("Podcast artwork").
+    None is a sentence; Markdown headings, lists and links are the notes' own structure and stay. The
+    page's title bar ("Show name: tagline - a podcast by Host") stays: it is often the only place the
+    hosts' names are spelled, which naming the speakers relies on."""
     line = paragraph.strip()
     if "\n" in line or not line or line.startswith(("#", "-", "*", "+", ">", "[", "!")) or _SENTENCE.search(line):
         return False
-    if line.endswith(":") or len(line.split()) <= 3:
-        return True
-    return first and bool(_TITLE_BAR.search(line)) and len(line.split()) <= 16
+    return line.endswith(":") or len(line.split()) <= 3
 
 
 # -- applying notes to an episode -----------------------------------------------------------------------
