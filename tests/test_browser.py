@@ -103,19 +103,20 @@ def test_paper_discussed_at_link_lands_on_the_moment(page, server):
     pid = next(p for p, x in papers.items() if x.arxiv == "2302.04761")
     ep = open_project(root).content.load_episode(SLUG)
     page.goto(f"{base}/papers/{pid}/")
-    # the most informative quote first (not the earliest): the paper's full name said at 2:20:15
+    # the chapter about the paper comes first: the dev notes stop before it, so alignment found it (the full
+    # notes start the Toolformer talk at 2:20:09)
+    chapter = next(c for c in ep.chapters if c.paper == pid)
+    assert abs(chapter.start - (2 * 3600 + 20 * 60 + 9)) <= 30.0
     link = page.locator("section.discussed-episode ol.moments a.ts-chip").first
     shown = link.inner_text().strip()
-    assert shown == "2:20:15"
-    mention = next(m for m in ep.mentions if m.paper == pid and format_timestamp(m.start) == shown)
+    assert shown == format_timestamp(chapter.start)
     link.click()
     page.wait_for_url(re.compile(rf"/episodes/{SLUG}/#t-\d+"))
     anchor = page.url.split("#")[1]
     wait_js(page, f"document.getElementById('{anchor}').classList.contains('current')")
     para = page.locator(f"#{anchor}")
     start = float(para.locator("a.ts").get_attribute("data-t"))
-    assert start <= mention.start < start + 100
-    assert "toolformer" in para.text_content().lower() or start < mention.start
+    assert start <= chapter.start < start + 100
     wait_js(page, f"Math.abs(document.querySelector('audio.player').currentTime - {start}) < 1")
 
 
@@ -157,7 +158,9 @@ def test_papers_sort_without_and_with_javascript(page, server, browser):
     no_js = browser.new_context(java_script_enabled=False)
     pg = no_js.new_page()
     pg.goto(f"{base}/episodes/{SLUG}/")
-    assert pg.locator("p.para").count() > 300 and pg.locator("ol.chapters li").count() == 6
+    chapters = len(open_project(server[1]).content.load_episode(SLUG).chapters)
+    assert chapters >= 16  # the dev notes' six and those found after them
+    assert pg.locator("p.para").count() > 300 and pg.locator("ol.chapters li").count() == chapters
     no_js.close()
 
 
