@@ -6,7 +6,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import os
-import tempfile
+import secrets
 import time
 from pathlib import Path
 from typing import Any
@@ -19,8 +19,11 @@ def atomic_write(path: Path, data: bytes | str, *, durable: bool = True) -> None
     MB each were a good part of a one-paper build on a busy disk."""
     path.parent.mkdir(parents=True, exist_ok=True)
     raw = data.encode("utf-8") if isinstance(data, str) else data
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    # the temporary name is known before the file exists, so a Ctrl-C at any point (even inside the call
+    # that creates it, where tempfile.mkstemp would not have returned its name yet) still removes it
+    tmp = path.parent / f".{path.name}.{secrets.token_hex(8)}.tmp"
     try:
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
         with os.fdopen(fd, "wb") as fh:
             fh.write(raw)
             if durable:
