@@ -25,23 +25,13 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
+from screenshots import project_folder  # noqa: E402  (bench/ is the script's own folder on sys.path)
+
 LIGHTHOUSE = REPO / ".cache" / "node" / "node_modules" / "lighthouse" / "cli" / "index.js"
 CHROMIUM = "/usr/bin/chromium"
 CATEGORIES = ("performance", "accessibility", "best-practices", "seo")
 METRICS = ("first-contentful-paint", "largest-contentful-paint", "total-blocking-time", "cumulative-layout-shift",
            "speed-index")
-
-
-def _project(arg: str | None, tmp: Path) -> Path:
-    if arg:
-        return Path(arg)
-    seeds = REPO.parent / "shared" / "seeds"
-    if not seeds.is_dir():
-        sys.exit("no --project given and ../shared/seeds is missing")
-    sys.path.insert(0, str(REPO / "tests"))
-    from test_site import make_seed_project  # the test suite's seed project (real importers)
-
-    return make_seed_project(tmp / "seed-project", seeds)
 
 
 def _free_port() -> int:
@@ -84,7 +74,7 @@ def main() -> None:
     if not LIGHTHOUSE.is_file():
         sys.exit(f"Lighthouse missing at {LIGHTHOUSE}: run `make install`")
     with tempfile.TemporaryDirectory() as tmp:
-        root = _project(args.project, Path(tmp))
+        root = project_folder(args.project, Path(tmp))
         port = _free_port()
         base = f"http://127.0.0.1:{port}/"
         env = {**os.environ, "PYTHONPATH": str(REPO)}

@@ -23,7 +23,8 @@ ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--d
         "--disable-sync", "--no-first-run", "--hide-scrollbars"]
 
 
-def _project(arg: str | None, tmp: Path) -> Path:
+def project_folder(arg: str | None, tmp: Path) -> Path:
+    """The project to look at: ``arg``, else the seed project the test suite builds (also bench/lighthouse.py's)."""
     if arg:
         return Path(arg)
     seeds = REPO.parent / "shared" / "seeds"
@@ -50,7 +51,7 @@ def main() -> None:
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory() as tmp:
-        root = _project(args.project, Path(tmp))
+        root = project_folder(args.project, Path(tmp))
         project = open_project(root)
         site = Path(tmp) / "site"
         t0 = time.perf_counter()
