@@ -430,3 +430,19 @@ def test_without_notes_a_poster_session_after_its_talk(transcript, catalog):
     assert covered[talk.paper].title.startswith("DataComp") and poster.paper == talk.paper
     assert poster.kind == "poster"
     assert [people[s].name for s in poster.speakers] == ["Samir Gadre"] == [people[s].name for s in talk.speakers]
+
+
+def test_two_noted_chapters_from_the_start_are_the_same_cut(transcript, catalog, seeds, truth):
+    """A recording that starts mid-talk (no cue at 0:00) with notes "0:00 ..., 1:00 ...": the 0:00 start
+    agrees with any cut, so the second alone decides; it agrees, so both times are kept exactly (not
+    placed as if the notes were on another cut, which lost the first chapter)."""
+    notes = parse_notes(seeds / NOTES)
+    cut = truth[1]["start"] - 60.0
+    utts = [replace(u, start=round(u.start - cut, 2), end=round(u.end - cut, 2))
+            for u in transcript.utterances if u.start >= cut]
+    chapters = [replace_chapter(nc) for nc in notes.chapters[:2]]
+    chapters[0].start, chapters[1].start = 0.0, 60.0
+    ep = Episode(slug="recap", title="recap", transcript=Transcript(utterances=utts), chapters=chapters)
+    result = align_episode(ep, catalog, {}, LEXICAL)
+    assert [c.start for c in result.chapters if c.source == "notes"] == [0.0, 60.0]
+    assert any("agree" in n for n in result.notes) and not any("another cut" in n for n in result.notes)

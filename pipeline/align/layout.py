@@ -102,9 +102,10 @@ def notes_layout(utts: list[Utterance], chapters: list[Chapter], candidates: lis
     movable = [c for c in chapters if c.source == "notes"]
     rec = reconcile_notes([c.start for c in movable], candidates, max_offset=max_offset, tolerance=tolerance)
     # the same cut when half the noted starts the recording reaches agree with its cues (a transcript of
-    # the first minutes only is no other cut)
+    # the first minutes only is no other cut); a chapter noted at the very start says nothing either way
+    # (every cut starts somewhere), so two chapters "0:00, 0:12" need only the second to agree
     reach = utts[-1].end if utts else 0.0
-    in_range = [c for c in movable if c.start <= reach]
+    in_range = [c for c in movable if tolerance < c.start <= reach]
     same_cut = not in_range or rec.matched >= max(min(2, len(in_range)), (len(in_range) + 1) // 2)
     if same_cut:
         if rec.offset:
