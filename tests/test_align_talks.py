@@ -109,3 +109,18 @@ def test_seed_notes_on_another_cut_are_placed(seeds: Path, drift):
     near = [p for p, nc in zip(result.placements, notes.chapters)
             if p.placed is not None and abs(p.placed - nc.start) <= 15.0]
     assert len(near) >= 12
+
+
+def test_a_speaker_the_notes_place_in_the_chapter_before_keeps_her_label():
+    """Two callers in both chapters: the one who introduces herself in the second had spoken in the first,
+    as the notes say, so her label is not split; a presenter the chapter before does not list is split."""
+    from pipeline.align.names import split_labels
+    from pipeline.models import Utterance
+
+    utts = [Utterance(0.0, 2.0, "Hello. Hello.", speaker="A"), Utterance(2.0, 4.0, "Hi there.", speaker="B"),
+            Utterance(12.0, 15.0, "I'm Sheila and I live in Texas.", speaker="A")]
+    both = [["diane", "sheila"], ["diane", "sheila"]]
+    out, n = split_labels(utts, [0, 2], [False, False], both)
+    assert n == 0 and [u.speaker for u in out] == ["A", "B", "A"]
+    out, n = split_labels(utts, [0, 2], [False, False], [["tim-dettmers"], []])
+    assert n == 1 and [u.speaker for u in out] == ["A", "B", "A-1"]

@@ -224,7 +224,8 @@ def align_episode(episode: Episode, papers: dict[str, Paper], people: dict[str, 
     host = _find_host(utts, chapters, people, notes, episode.description)
     fresh = [k > 0 and bool(c.speakers) and not set(c.speakers) & set(chapters[k - 1].speakers)
              for k, c in enumerate(chapters)]
-    utts, split = split_labels(utts, [_chapter_range(utts, c.start, c.end)[0] for c in chapters], fresh)
+    utts, split = split_labels(utts, [_chapter_range(utts, c.start, c.end)[0] for c in chapters], fresh,
+                               [c.speakers for c in chapters])
     described = described_people(episode.description)
     background: Counter[str] = Counter()  # in how many chapters each term is said (for key-phrase titles)
     for c in chapters:
@@ -372,7 +373,8 @@ def align_episode(episode: Episode, papers: dict[str, Paper], people: dict[str, 
     # label of the chapter before: that label is split there too, and the new one is theirs
     fresh = [k > 0 and bool(c.speakers) and not set(c.speakers) & set(chapters[k - 1].speakers)
              for k, c in enumerate(chapters)]
-    utts, more = split_labels(utts, [_chapter_range(utts, c.start, c.end)[0] for c in chapters], fresh)
+    utts, more = split_labels(utts, [_chapter_range(utts, c.start, c.end)[0] for c in chapters], fresh,
+                              [c.speakers for c in chapters])
     split += more
     speakers = dict(episode.speakers)
     for label, counter in votes.items():

@@ -134,15 +134,26 @@ def new_speaker(opening: str) -> bool:
     return bool(_NEW_SPEAKER.search(opening))
 
 
-def split_labels(utts: list[Utterance], chapter_starts: list[int],
-                 fresh: list[bool] | None = None) -> tuple[list[Utterance], int]:
+def _among(name: str, ids: list[str]) -> bool:
+    """Is the self-introduced ``name`` ("Sheila", "Samir Gadre") one of the people ``ids`` ("sheila")?"""
+    from pipeline.ids import slugify
+
+    slug = slugify(name)
+    first = slug.split("-")[0]
+    return any(i == slug or i == first or i.startswith(first + "-") for i in ids)
+
+
+def split_labels(utts: list[Utterance], chapter_starts: list[int], fresh: list[bool] | None = None,
+                 present: list[list[str]] | None = None) -> tuple[list[Utterance], int]:
     """One person per speaker label within a chapter, and a new presenter never under the label of the
     chapter before: where a chapter's opening has a self-introduction ("My name is Samir") spoken under a
     label that also speaks in the chapter before (turn labels run on when the transcript marks no change;
     diarization merges voices), that label is split from there on (``T124`` -> ``T124-7``).
     ``chapter_starts``: each chapter's first utterance index; ``fresh``: chapters whose notes name presenters
-    other than the chapter before's (the label speaking first there is split too). Returns (utterances,
-    labels split)."""
+    other than the chapter before's (the label speaking first there is split too); ``present``: each
+    chapter's speakers (person ids) as the notes give them: who introduces themselves in a chapter after
+    speaking in the one before, as the notes say they did (two callers, a panel), keeps their label.
+    Returns (utterances, labels split)."""
     from dataclasses import replace
 
     from pipeline.align.chapters import self_intro_names
@@ -159,8 +170,11 @@ def split_labels(utts: list[Utterance], chapter_starts: list[int],
             if out[i].start > t_end:
                 break
             label = out[i].speaker
-            if not label or not (self_intro_names(out[i].text) or (fresh and fresh[k] and i == lo)):
+            intro = self_intro_names(out[i].text)
+            if not label or not (intro or (fresh and fresh[k] and i == lo)):
                 continue
+            if intro and present and any(_among(n, present[k - 1]) for n in intro):
+                break  # a speaker of the chapter before, as the notes say: the same person, not a new one
             if not any(out[j].speaker == label for j in range(prev, lo)):
                 break  # a label of its own: nothing to split
             new = f"{label}-{k}"
