@@ -49,6 +49,15 @@ BASE_PACK = ".recap/base/packed.json"
 import of 3,540 papers created 7,080 files). A per-record base file, when there is one, is newer."""
 
 
+def _read_json_map(path: Path, remedy: str) -> dict[str, str]:
+    """One of recap's own JSON maps under .recap/ ({} when absent); unreadable: a ContentError saying
+    ``remedy`` ("delete it") to start afresh."""
+    try:
+        return json.loads(path.read_text("utf-8")) if path.exists() else {}
+    except (OSError, ValueError) as exc:
+        raise ContentError(f"{path}: unreadable ({exc}); {remedy} to start afresh") from exc
+
+
 class LazyTranscript(Transcript):
     """A :class:`Transcript` read from its file on first use of any of its fields. At conference
     scale (50 transcripts of 1-3 h) reading them took seconds of every site build, though a build
@@ -125,12 +134,7 @@ class ContentStore:
 
     def _base_pack(self) -> dict[str, str]:
         if self._pack is None:
-            path = self.root / BASE_PACK
-            try:
-                self._pack = json.loads(path.read_text("utf-8")) if path.exists() else {}
-            except (OSError, ValueError) as exc:
-                raise ContentError(f"{path}: unreadable ({exc}); delete it (and .recap/manifest.json) to start "
-                                   "afresh") from exc
+            self._pack = _read_json_map(self.root / BASE_PACK, "delete it (and .recap/manifest.json)")
         return self._pack
 
     def _read_base(self, rel: str, base_path: Path) -> dict[str, Any] | None:
@@ -223,11 +227,7 @@ class ContentStore:
 
     def manifest(self) -> dict[str, str]:
         if self._manifest is None:
-            mpath = self.root / MANIFEST
-            try:
-                self._manifest = json.loads(mpath.read_text("utf-8")) if mpath.exists() else {}
-            except (OSError, ValueError) as exc:
-                raise ContentError(f"{mpath}: unreadable ({exc}); delete it to start afresh") from exc
+            self._manifest = _read_json_map(self.root / MANIFEST, "delete it")
         return self._manifest
 
     def _save_manifest(self) -> None:
@@ -284,14 +284,15 @@ class ContentStore:
             if final != data or new_base != data:
                 self.notices.append(f"kept your edits in {self.display(rel)}")
         text = toml_dumps(final)
-        self._write_base(rel, base_path, text if new_base is final else toml_dumps(new_base))
+        base_text = text if new_base is final else toml_dumps(new_base)
+        self._write_base(rel, base_path, base_text)
         if final is data:
             return self.write_text(rel, text, force=True)
         # a merged file keeps counting as edited: record the generated hash, not the merged one
         changed = not p.exists() or p.read_text("utf-8") != text
         if changed:
             self._write(p, text)
-        self.manifest()[rel] = sha256(toml_dumps(new_base))
+        self.manifest()[rel] = sha256(base_text)
         self._save_manifest()
         return changed
 
