@@ -110,8 +110,7 @@ def _embed(net: object, wave: np.ndarray) -> np.ndarray:
     import torch
 
     feats = nets.fbank(torch.from_numpy(np.ascontiguousarray(wave, dtype=np.float32)))
-    vec = net(feats[None])[0].numpy()  # type: ignore[operator]
-    return vec / max(float(np.linalg.norm(vec)), 1e-9)
+    return _unit(net(feats[None])[0].numpy())  # type: ignore[operator]
 
 
 def _speaker_audio(x: np.ndarray, act: np.ndarray, spk: int, min_embed: float) -> tuple[np.ndarray, float]:
