@@ -49,14 +49,10 @@ def speaker_name(episode: Episode, label: str | None, people: Mapping[str, Perso
 
 
 # labels a machine made: a transcript import's turn label (T001: a change of voice, not who speaks) and a
-# diarizer's cluster (SPEAKER_00, spk_1): never shown to a listener as a name
-_TURN_LABEL = re.compile(r"^T\d+$")
-_DIARIZER_LABEL = re.compile(r"^(?:SPEAKER|spk|speaker)_?(\d+)$")
-
-
-def is_internal_label(label: str) -> bool:
-    """A turn or diarizer label (``T155``, ``SPEAKER_00``), not a name someone wrote."""
-    return bool(_TURN_LABEL.match(label) or _DIARIZER_LABEL.match(label))
+# diarizer's cluster (SPEAKER_00, spk_1), also as alignment splits them where a new presenter speaks on
+# under the label of the chapter before (T124-7, SPEAKER_00-1): never shown to a listener as a name
+_TURN_LABEL = re.compile(r"^T\d+(?:-\d+)?$")
+_DIARIZER_LABEL = re.compile(r"^(?:SPEAKER|spk|speaker)_?(\d+)(?:-(\d+))?$")
 
 
 def voice_name(episode: Episode, label: str | None, people: Mapping[str, Person] | None) -> str | None:
@@ -70,7 +66,10 @@ def voice_name(episode: Episode, label: str | None, people: Mapping[str, Person]
     if _TURN_LABEL.match(label):
         return None
     m = _DIARIZER_LABEL.match(label)
-    return f"Speaker {int(m.group(1)) + 1}" if m else label
+    if m is None:
+        return label
+    # a split label is another voice than its cluster's first part: "Speaker 1 (2)", not a second "Speaker 1"
+    return f"Speaker {int(m.group(1)) + 1}" + (f" ({int(m.group(2)) + 1})" if m.group(2) else "")
 
 
 def _one_line(text: str) -> str:

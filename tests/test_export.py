@@ -56,14 +56,15 @@ def test_no_voice_is_an_internal_label(episode: Episode, writer):
 
     diarized = Episode(slug="d", title="D", speakers={"SPEAKER_01": "swyx"}, transcript=Transcript([
         Utterance(0, 1, "hello", speaker="SPEAKER_00"), Utterance(1, 2, "hi", speaker="SPEAKER_01"),
-        Utterance(2, 3, "yes", speaker="SPEAKER_02"), Utterance(3, 4, "turn", speaker="T155")]))
+        Utterance(2, 3, "yes", speaker="SPEAKER_02"), Utterance(3, 4, "turn", speaker="T155"),
+        Utterance(4, 5, "split", speaker="SPEAKER_00-1"), Utterance(5, 6, "split turn", speaker="T155-3")]))
     for ep in (episode, diarized):
         text = writer(ep, PEOPLE)
         voices = set(re.findall(r"<v ([^>]*)>", text)) | set(re.findall(r"^\[([^\]]*)\]: ", text, re.M)) | {
             s.get("speaker") for s in (json.loads(text)["segments"] if writer is to_json else []) if s.get("speaker")}
-        assert voices and not [v for v in voices if re.match(r"^(T\d+|SPEAKER_\d+)$", v)], voices
+        assert voices and not [v for v in voices if re.match(r"^(T\d+|SPEAKER_\d+)(-\d+)?$", v)], voices
     text = writer(diarized, PEOPLE)
-    assert "Speaker 1" in text and "Speaker 3" in text and "Shawn <swyx> Wang" in text.replace("&lt;", "<").replace("&gt;", ">")
+    assert "Speaker 1" in text and "Speaker 3" in text and "Speaker 1 (2)" in text and "Shawn <swyx> Wang" in text.replace("&lt;", "<").replace("&gt;", ">")
 
 
 def test_vtt_is_escaped(episode: Episode):
