@@ -94,13 +94,12 @@ def enclosure(site: Site, ep: Episode) -> Enclosure | None:
     if not media:
         return None
     suffix = Path(urlsplit(media).path).suffix.lower()
+    mime = ep.audio_type or _MIME.get(suffix) or mimetypes.guess_type(media)[0] or "audio/mpeg"
     if urlsplit(ep.audio or "").scheme:
-        mime = ep.audio_type or _MIME.get(suffix) or mimetypes.guess_type(media)[0] or "audio/mpeg"
         return Enclosure(media, ep.audio_length or 0, mime)
     src = audio_source(site, ep)
     if src is None:
         return None
-    mime = ep.audio_type or _MIME.get(suffix) or mimetypes.guess_type(media)[0] or "audio/mpeg"
     return Enclosure(site.absolute(media[len(site.base):]), src.stat().st_size, mime)
 
 
@@ -156,8 +155,9 @@ def rss_feed(site: Site, episodes: list[Episode]) -> bytes:
     _sub(ch, "language", cfg.language)
     _sub(ch, "generator", "recap")
     _sub(ch, f"{{{ATOM_NS}}}link", href=feed_url, rel="self", type="application/rss+xml")
-    items = [(ep, enc) for ep in episodes if (enc := enclosure(site, ep)) is not None]
-    dates = [d for d in (_rfc822(episode_date(site, ep)[0]) for ep, _ in items) if d]
+    items = [(ep, enc, _rfc822(episode_date(site, ep)[0])) for ep in episodes
+             if (enc := enclosure(site, ep)) is not None]
+    dates = [pub for _, _, pub in items if pub]
     if dates:
         _sub(ch, "lastBuildDate", max(dates, key=lambda d: parsedate_to_datetime(d)))
     author = cfg.author or cfg.title
@@ -180,7 +180,7 @@ def rss_feed(site: Site, episodes: list[Episode]) -> bytes:
     _sub(ch, f"{{{ITUNES_NS}}}type", "episodic")
     _sub(ch, f"{{{PODCAST_NS}}}guid", podcast_guid(feed_url))
     _sub(ch, f"{{{PODCAST_NS}}}locked", "no", owner=cfg.email or None)
-    for ep, enc in items:
+    for ep, enc, pub in items:
         page = site.absolute(site_path("episode", ep.slug))
         item = _sub(ch, "item")
         _sub(item, "title", ep.title)
@@ -188,7 +188,6 @@ def rss_feed(site: Site, episodes: list[Episode]) -> bytes:
         _sub(item, "guid", page, isPermaLink="true")
         text = episode_overview(ep, site.name)["text"]
         _sub(item, "description", text or ep.title)
-        pub = _rfc822(episode_date(site, ep)[0])
         if pub:
             _sub(item, "pubDate", pub)
         _sub(item, "enclosure", url=enc.url, length=str(enc.length), type=enc.type)
