@@ -89,8 +89,9 @@ def discussed_in(site: Site, moments: list[dict]) -> list[dict]:
         ep = site.episodes.get(slug)
         groups = []
         for index, items in sorted(chapters.items(), key=lambda kv: min(x["start"] for x in kv[1])):
-            known = ep is not None and index is not None and index < len(ep.chapters)
-            title = ep.chapters[index].title if known and ep is not None and index is not None else None
+            title = (ep.chapters[index].title if ep is not None and index is not None and index < len(ep.chapters)
+                     else None)
+            start = min(x["start"] for x in items)
             ranked = sorted(items, key=lambda x: (x["kind"] not in ("chapter", "poster"), -informative(x["quote"]),
                                                   x["start"]))
             for x in items:
@@ -98,8 +99,8 @@ def discussed_in(site: Site, moments: list[dict]) -> list[dict]:
             shown = [x for x in ranked if x["kind"] in ("chapter", "poster") or x["summary"]
                      or informative(x["quote"]) >= MIN_CONTENT_WORDS][:SHOWN_PER_CHAPTER]
             more = sorted((x for x in ranked if x not in shown), key=lambda x: x["start"])
-            groups.append({"title": title, "start": min(x["start"] for x in items), "shown": shown, "more": more,
-                           "url": site.moment_url(slug, min(x["start"] for x in items))})
+            groups.append({"title": title, "start": start, "shown": shown, "more": more,
+                           "url": site.moment_url(slug, start)})
         first = next(iter(chapters.values()))[0]
         out.append({"slug": slug, "title": first["episode_title"], "url": site.url("episode", slug),
                     "chapters": groups})
