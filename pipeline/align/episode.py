@@ -134,6 +134,15 @@ def _with_surname(spoken: str, surnames: list[str], *, first: bool) -> str | Non
     return None
 
 
+def _split_labels(utts: list[Utterance], chapters: list[Chapter]) -> tuple[list[Utterance], int]:
+    """:func:`~pipeline.align.names.split_labels` at the chapters' starts, with the chapters whose notes
+    name presenters other than the chapter before's, and each chapter's speakers."""
+    fresh = [k > 0 and bool(c.speakers) and not set(c.speakers) & set(chapters[k - 1].speakers)
+             for k, c in enumerate(chapters)]
+    return split_labels(utts, [_chapter_range(utts, c.start, c.end)[0] for c in chapters], fresh,
+                        [c.speakers for c in chapters])
+
+
 def _chapter_range(utts: list[Utterance], start: float, end: float | None) -> tuple[int, int]:
     lo = next((i for i, u in enumerate(utts) if u.start >= start - 0.5), len(utts))
     hi = len(utts) if end is None else next((i for i, u in enumerate(utts) if u.start >= end - 0.5), len(utts))
@@ -222,10 +231,7 @@ def align_episode(episode: Episode, papers: dict[str, Paper], people: dict[str, 
             c.end = chapters[k + 1].start if k + 1 < len(chapters) else duration
 
     host = _find_host(utts, chapters, people, notes, episode.description)
-    fresh = [k > 0 and bool(c.speakers) and not set(c.speakers) & set(chapters[k - 1].speakers)
-             for k, c in enumerate(chapters)]
-    utts, split = split_labels(utts, [_chapter_range(utts, c.start, c.end)[0] for c in chapters], fresh,
-                               [c.speakers for c in chapters])
+    utts, split = _split_labels(utts, chapters)
     described = described_people(episode.description)
     background: Counter[str] = Counter()  # in how many chapters each term is said (for key-phrase titles)
     for c in chapters:
@@ -371,10 +377,7 @@ def align_episode(episode: Episode, papers: dict[str, Paper], people: dict[str, 
 
     # a presenter named from other evidence (an affiliation, the notes) whose speech runs on under the
     # label of the chapter before: that label is split there too, and the new one is theirs
-    fresh = [k > 0 and bool(c.speakers) and not set(c.speakers) & set(chapters[k - 1].speakers)
-             for k, c in enumerate(chapters)]
-    utts, more = split_labels(utts, [_chapter_range(utts, c.start, c.end)[0] for c in chapters], fresh,
-                              [c.speakers for c in chapters])
+    utts, more = _split_labels(utts, chapters)
     split += more
     speakers = dict(episode.speakers)
     for label, counter in votes.items():
