@@ -27,7 +27,7 @@ _AND = re.compile(rf"^\s*(?:,|and|&)\s*(?:\*\*\s*)?{_PERSON}")
 # capitalised runs that are no person: sentence openers, places and common title words
 _NOT_FIRST = STOP_WORDS | frozenset(
     "full our next keynote talk open models state best recap welcome please like subscribe happy notable "
-    "daylight white house latent space podcast episode timestamps papers covered show notes live".split())
+    "podcast episode timestamps papers covered show notes live".split())
 
 
 @dataclass
