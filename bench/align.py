@@ -8,9 +8,13 @@ Settings (one table row each):
   whole episode's 16 chapters (``tests/data/neurips-2023-recap.shownotes-full.txt``, on the same cut);
 * ``seed, full notes``: the same with all 16 chapters noted: every noted time must be kept;
 * ``seed, no notes``: transcript and catalog only (plus a lexical-only baseline run first);
-* ``open-models, no notes``: the keynote session's transcript, the seed catalog (which holds none of its
-  papers) and the episode's description (the notes' prose without their timestamps list);
-* ``open-models, notes``: the same with the published notes, whose times are on another cut.
+* ``open-models, title only``: the keynote session's transcript, the seed catalog (which holds none of its
+  papers) and the recording's title (SOURCE.txt's first line, as a video or podcast title names its
+  speakers): the metadata any recording has;
+* ``open-models, title + descr.``: the same with the episode's description (the notes' prose without their
+  timestamps list);
+* ``open-models, notes``: the transcript with the published notes, whose times are on another cut (the
+  episode titled as the notes are).
 
 Per row: boundary precision/recall/F1 within 15 s and 30 s, chapters within 2 s, chapter papers right (a
 truth chapter without a paper must stay unlinked), speakers named right, seconds moved per noted chapter
@@ -53,6 +57,7 @@ class Setting:
     truth: list[dict]  # {start, paper (id or None), speakers}
     notes: ShowNotes | None
     description: str = ""
+    title: str = "ep"
     options: AlignOptions | None = None
 
 
@@ -106,7 +111,8 @@ def run(setting: Setting, catalog: dict[str, Paper], tmp: Path) -> tuple[dict, o
     project = open_project(root)
     for p in catalog.values():
         project.content.save_paper(p)
-    episode = Episode(slug="ep", title="ep", transcript=setting.transcript, description=setting.description)
+    episode = Episode(slug="ep", title=setting.title, transcript=setting.transcript,
+                      description=setting.description)
     project.content.save_episode(episode)
     if setting.notes is not None:
         logging.getLogger("pipeline").setLevel(logging.WARNING)
@@ -175,7 +181,10 @@ def main() -> None:
         om_truth = [{"start": c["start"], "paper": c["paper"], "speakers": c["speakers"]} for c in truth["chapters"]]
         om_notes = parse_notes(om / "notes.txt")
         om_tr = read_transcript(om / "transcript.txt")
-        settings += [Setting("open-models, no notes", om_tr, om_truth, None, description=om_notes.description),
+        title = (om / "SOURCE.txt").read_text("utf-8").splitlines()[0].strip()
+        settings += [Setting("open-models, title only", om_tr, om_truth, None, title=title),
+                     Setting("open-models, title + descr.", om_tr, om_truth, None, description=om_notes.description,
+                             title=title),
                      Setting("open-models, notes", om_tr, om_truth, om_notes)]
     if args.only:
         settings = [s for s in settings if args.only in s.label]

@@ -31,9 +31,15 @@ def _f1(starts: list[float], truth: list[float], tol: float) -> float:
     return 2 * p * r / (p + r) if p + r else 0.0
 
 
-def test_keynote_without_notes_sections_and_names(keynote, tmp_path):
+@pytest.mark.parametrize("metadata", ["title", "description"])
+def test_keynote_without_notes_sections_and_names(keynote, shared_data, tmp_path, metadata):
+    """Both speakers named from the recording's own title ("keynote by Luca Soldaini (AI2), then Sophia Yang
+    (Mistral)": she never says her name, her talk opens "to talk to you guys about Mistral"), or from the
+    notes' prose."""
     transcript, notes, truth = keynote
-    ep = Episode(slug="om", title="om", transcript=transcript, description=notes.description)
+    title = (shared_data / OPEN_MODELS / "SOURCE.txt").read_text("utf-8").splitlines()[0]
+    ep = (Episode(slug="om", title=title, transcript=transcript) if metadata == "title" else
+          Episode(slug="om", title="om", transcript=transcript, description=notes.description))
     result = align_episode(ep, {}, {}, AlignOptions(cache_dir=tmp_path))
     talks = [c for c in result.chapters if c.kind != "intro"]
     assert _f1([c.start for c in talks], [c["start"] for c in truth["chapters"]], 30.0) >= 0.6
@@ -53,8 +59,12 @@ def test_keynote_with_notes_on_another_cut(keynote, tmp_path):
     people = {slugify(n): Person(id=slugify(n), name=n) for nc in notes.chapters for n in nc.speakers}
     chapters = [Chapter(start=nc.start, title=nc.title, kind=nc.kind, source="notes",
                         speakers=[slugify(n) for n in nc.speakers]) for nc in notes.chapters]
-    ep = Episode(slug="om", title="om", transcript=transcript, chapters=chapters)
+    ep = Episode(slug="om", title="om", transcript=transcript, chapters=chapters, description=notes.description)
     result = align_episode(ep, {}, people, AlignOptions(embeddings=False))
+    # the heading's "Luca Soldani" loses to the description's "Luca Soldaini" (written in bold)
+    renamed = {p.id: p for p in result.people}["luca-soldani"]
+    assert renamed.name == "Luca Soldaini" and renamed.aliases == ["Luca Soldani"]
+    assert people["luca-soldani"].name == "Luca Soldani"  # the arguments are not modified
     placed = {p.title: p for p in result.placements}
     for t in truth["chapters"]:
         p = placed[t["title"]]

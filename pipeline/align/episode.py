@@ -31,8 +31,9 @@ from pipeline.align.chapters import (
 from pipeline.align.cuts import Placement
 from pipeline.align.layout import auto_layout, notes_layout
 from pipeline.align.linking import PaperIndex, find_mentions, link_chapter
-from pipeline.align.names import by_affiliation, described_people, new_speaker, spelled_as, split_labels
+from pipeline.align.names import by_affiliation, episode_people, new_speaker, spelled_as, split_labels
 from pipeline.align.speakers import person_for, resolve_name, same_person, sounds_like
+from pipeline.align.spelling import Source, respell
 from pipeline.align.topics import TopicOptions, section_terms, section_title
 from pipeline.ids import slugify
 from pipeline.models import Chapter, Episode, Mention, Paper, Person, Poster, Transcript, Utterance
@@ -232,7 +233,7 @@ def align_episode(episode: Episode, papers: dict[str, Paper], people: dict[str, 
 
     host = _find_host(utts, chapters, people, notes, episode.description)
     utts, split = _split_labels(utts, chapters)
-    described = described_people(episode.description)
+    described = episode_people(episode.title, episode.description)  # an episode's title names its speakers too
     background: Counter[str] = Counter()  # in how many chapters each term is said (for key-phrase titles)
     for c in chapters:
         background.update(section_terms(span_text(utts, *_chapter_range(utts, c.start, c.end))))
@@ -338,7 +339,8 @@ def align_episode(episode: Episode, papers: dict[str, Paper], people: dict[str, 
         first_words = span_text(utts, lo, min(hi, time_window(utts, lo, 40.0, forward=True)[1]))
         if not spoken and not ids and c.kind != "intro":
             # nobody introduced: the one described person whose affiliation the opening names
-            d = by_affiliation(first_words, described, [people[x].name for x in prev_ids if x in people])
+            d = by_affiliation(first_words, described, [people[x].name for x in prev_ids if x in people],
+                               earlier_names)
             if d is not None and (new_speaker(first_words) or not prev_ids):
                 ids = [person_for(people, d.name).id]
             elif (topic or (c.source == "notes" and c.kind != "poster")) and not new_speaker(first_words) and not (
@@ -399,6 +401,13 @@ def align_episode(episode: Episode, papers: dict[str, Paper], people: dict[str, 
     if split:
         notes.append(f"{split} speaker labels split where a new presenter speaks on under the label of the "
                      f"chapter before")
+    # one spelling per person where the episode's sources disagree (a heading's "Soldani", the body's "Soldaini")
+    sources = [Source("body", episode.description), Source("title", episode.title), Source("asr", span_text(
+        utts, 0, len(utts))), Source("heading", "\n".join(
+        [c.title for c in episode.chapters if c.source == "notes"]  # and the names they were read from
+        + [before[s].name for c in episode.chapters if c.source == "notes" for s in c.speakers if s in before])),
+        Source("catalog", names=tuple(catalog_authors))]
+    notes += respell(people, [*speakers.values(), *(s for c in chapters for s in c.speakers)], sources)
     mentions = find_mentions(index, utts, chapter_of)
     for k, c in enumerate(chapters):
         if c.paper:

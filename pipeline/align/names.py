@@ -24,6 +24,12 @@ _ORG = r"(?:the )?(?P<org>[A-Z][\w&'-]*(?: (?:for |of )?[A-Z][\w&'-]*){0,4})"
 _NAME = re.compile(rf"(?P<bold>\*\*\s*|__\s*)?{_PERSON}(?(bold)\s*(?:\*\*|__))")
 _AFFIL = re.compile(rf"^\s*(?:\([^()]{{0,60}}\)\s*)?,?\s*(?P<filler>[^.!?\n*()\[\]]{{0,80}}?\s)??(?:of|at|from) {_ORG}")
 _AND = re.compile(rf"^\s*(?:,|and|&)\s*(?:\*\*\s*)?{_PERSON}")
+# "Luca Soldaini (AI2)", "Sophia Yang (Mistral)": an organisation in brackets right after the name
+_PAREN = re.compile(r"^\s*\(\s*(?P<org>[A-Z0-9][\w&.'’-]*(?: [A-Z0-9&][\w&.'’-]*){0,4})\s*\)")
+# "Dan Fu, Together AI", "Isaac Robinson, Roboflow": an organisation after a comma, ending the clause
+_COMMA = re.compile(rf"^\s*,\s*{_ORG}(?=\s*(?:$|[;|)\]–—,:]|\.(?:\s|$)|\s-\s|\s(?:and|then|on|with)\b))")
+_ORG_WORDS = frozenset("ai lab labs inc research university institute foundation group corp company college school "
+                       "center centre technologies studio".split())
 # capitalised runs that are no person: sentence openers, places and common title words
 _NOT_FIRST = STOP_WORDS | frozenset(
     "full our next keynote talk open models state best recap welcome please like subscribe happy notable "
@@ -36,12 +42,15 @@ class Described:
     weight: float = 0.0  # how often and how prominently the description writes it
     orgs: list[str] = field(default_factory=list)
     spellings: dict[str, float] = field(default_factory=dict)
+    order: int = -1  # the position among the people the episode's title names (-1: not in the title)
 
 
 def _person_like(name: str) -> bool:
     ws = name.split()
     return (len(ws) >= 2 and ws[0].lower() not in _NOT_FIRST and ws[-1].lower() not in _NOT_FIRST
-            and not any(re.search(r"['’]s$", w) for w in ws))
+            and not any(re.search(r"['’]s$", w) for w in ws)
+            # "Together AI", "Allen Institute": an acronym or an organisation word is no person's name
+            and not any((w.isupper() and len(w) >= 2) or w.lower() in _ORG_WORDS for w in ws))
 
 
 def _same(a: str, b: str) -> bool:
@@ -51,9 +60,47 @@ def _same(a: str, b: str) -> bool:
     return fa.split()[0] == fb.split()[0] and fuzz.ratio(fa, fb) >= 85
 
 
+def _org_like(org: str) -> bool:
+    """An organisation after a comma: one word ("Roboflow"), or one with an acronym or an organisation word
+    ("Together AI", "Allen Institute"); not a second person's name ("Dan Fu, Tri Dao")."""
+    ws = org.split()
+    return len(ws) == 1 or any(w.isupper() or w.lower() in _ORG_WORDS for w in ws)
+
+
+def _affiliation(rest: str) -> str | None:
+    """The organisation written right after a name: "(AI2)", ", Together AI"."""
+    m = _PAREN.match(rest)
+    if m is not None and not m.group("org").isdigit():
+        return m.group("org")
+    m = _COMMA.match(rest)
+    if m is not None and _org_like(m.group("org")):
+        return m.group("org")
+    return None
+
+
+def episode_people(title: str, description: str) -> list[Described]:
+    """The people an episode's title and description name: those of the title first, in the title's order
+    ("keynote by Luca Soldaini (AI2), then Sophia Yang (Mistral)"), with their :attr:`Described.order`."""
+    people = described_people(title)
+    for k, d in enumerate(people):
+        d.order = k
+    for d in described_people(description):
+        same = next((x for x in people if _same(x.name, d.name)), None)
+        if same is None:
+            people.append(d)
+            continue
+        same.weight += d.weight
+        same.orgs += [o for o in d.orgs if o not in same.orgs]
+        for name, w in d.spellings.items():
+            same.spellings[name] = same.spellings.get(name, 0.0) + w
+        same.name = max(same.spellings, key=lambda s: (same.spellings[s], len(s)))
+    return people
+
+
 def described_people(text: str) -> list[Described]:
     """The people ``text`` names (two or three capitalised words, optionally in bold), with their
-    affiliations ("NAME of ORG", "NAME, head of devrel at ORG", "A and B of ORG")."""
+    affiliations ("NAME of ORG", "NAME, head of devrel at ORG", "A and B of ORG", "NAME (ORG)",
+    "NAME, ORG")."""
     found: list[Described] = []
 
     def add(name: str, weight: float, org: str | None) -> None:
@@ -73,7 +120,8 @@ def described_people(text: str) -> list[Described]:
         weight = 2.0 if m.group("bold") else 1.0
         names = [m.group("name")]
         rest = text[m.end():]
-        while (a := _AND.match(rest)) is not None:  # "Luca Soldani and Nathan Lambert of ..."
+        # "Luca Soldani and Nathan Lambert of ..." (", Together AI" is an organisation, not a second person)
+        while (a := _AND.match(rest)) is not None and _person_like(a.group("name")):
             names.append(a.group("name"))
             rest = rest[a.end():]
         am = _AFFIL.match(rest)
@@ -82,7 +130,7 @@ def described_people(text: str) -> list[Described]:
         if am and (re.search(r"\b(?:with|from|and|by)\b", filler) or any(
                 _person_like(x.group("name")) for x in _NAME.finditer(filler))):
             am = None
-        org = am.group("org").strip() if am else None
+        org = am.group("org").strip() if am else _affiliation(rest)
         if org is None and not m.group("bold"):
             continue  # a capitalised run with nothing saying it is a person
         for n in names:
@@ -113,14 +161,22 @@ def spelled_as(spoken: str, text: str) -> str | None:
     return next(iter(hits)) if len(hits) == 1 else None
 
 
-def by_affiliation(opening: str, people: list[Described], exclude: list[str]) -> Described | None:
-    """The one described person whose affiliation the opening of a talk names in the first person
-    ("I'm super excited to talk to you about Mistral", "we at Together AI"), none of ``exclude``."""
-    if not re.search(r"\b(?:I|I'm|we|we're|our|us)\b", opening):
-        return None
-    low = ascii_fold(opening)
-    hits = [d for d in people if d.name not in exclude and any(
-        len(o) >= 3 and re.search(rf"\b{re.escape(ascii_fold(o))}\b", low) for o in d.orgs)]
+def by_affiliation(opening: str, people: list[Described], exclude: list[str],
+                   named: list[str] | None = None) -> Described | None:
+    """The one described person whose affiliation a sentence of the opening of a talk names in the first
+    person ("I'm super excited to be here to talk to you guys about Mistral", "we're from Roboflow"), none of
+    ``exclude``. ``named``: the people named in the chapters before; each is named by affiliation once at
+    most, and a person the title lists before one of them is not named after them (the title's order)."""
+    done = [d for d in people if any(_same(d.name, n) for n in named or [])]
+    last = max((d.order for d in done), default=-1)
+    pool = [d for d in people if d.name not in exclude and d not in done and (d.order < 0 or d.order > last)]
+    hits: list[Described] = []
+    for sentence in re.split(r"(?<=[.!?])\s+", opening):
+        if not re.search(r"\b(?:I|I'm|I am|[Ww]e|[Ww]e're|[Ww]e are|[Oo]ur|[Uu]s)\b", sentence):
+            continue
+        low = ascii_fold(sentence)
+        hits += [d for d in pool if d not in hits and any(
+            len(o) >= 3 and re.search(rf"\b{re.escape(ascii_fold(o))}\b", low) for o in d.orgs)]
     return hits[0] if len(hits) == 1 else None
 
 
