@@ -19,12 +19,15 @@ from pipeline.config import Project
 def align_cmd(project: Project, episode: str, no_embeddings: bool, section_length: float | None) -> None:
     """Find EPISODE's chapters (or check the notes' times), link them to papers, name speakers, find mentions."""
     from pipeline.align.episode import AlignOptions, run_align
+    from pipeline.jobs.episode import titles_if_configured
     from pipeline.timefmt import format_timestamp
 
     length = section_length or project.config.align.section_length
-    result = run_align(project, episode, AlignOptions(embeddings=not no_embeddings, section_length=length,
-                                                      cache_dir=project.cache_dir / "align"))
-    for c in result.chapters:
+    run_align(project, episode, AlignOptions(embeddings=not no_embeddings, section_length=length,
+                                             cache_dir=project.cache_dir / "align"))
+    for note in titles_if_configured(project, episode):  # [summaries] backend = "llm": LLM chapter titles
+        click.echo(note)
+    for c in project.content.load_episode(episode).chapters:
         click.echo(f"  {format_timestamp(c.start):>8}  {c.kind:6} {c.title}" + (f"  -> {c.paper}" if c.paper else ""))
 
 

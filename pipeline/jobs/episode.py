@@ -168,8 +168,20 @@ def align_if_ready(project: Any, slug: str) -> Episode:
     ep = project.content.load_episode(slug)
     if ep.transcript.utterances and ep.chapters:
         run_align(project, slug)
+        titles_if_configured(project, slug)
         ep = project.content.load_episode(slug)
     return ep
+
+
+def titles_if_configured(project: Any, slug: str) -> list[str]:
+    """With ``[summaries] backend = "llm"``: the LLM titles the chapters alignment found (a notice, and the
+    key-phrase titles kept, when no server answers); otherwise nothing (:mod:`pipeline.summarize.titles`)."""
+    from pipeline.summarize.titles import run_titles
+
+    notes = run_titles(project, slug)
+    for note in notes:
+        log.info("%s", note)
+    return notes
 
 
 def later_stages(project: Any, slug: str, notes: ShowNotes | None = None, title: str | None = None) -> Episode:
@@ -182,5 +194,6 @@ def later_stages(project: Any, slug: str, notes: ShowNotes | None = None, title:
         apply_notes(project, slug, notes, title=title)
     if store.load_episode(slug).transcript.utterances:
         run_align(project, slug)
+        titles_if_configured(project, slug)
         run_summarize(project, slug)
     return store.load_episode(slug)
