@@ -84,3 +84,25 @@ def test_respell_keeps_the_old_spelling_as_an_alias():
                                                          Source("body", "with **Luca Soldaini**")])
     assert people["luca-soldani"].name == "Luca Soldaini" and people["luca-soldani"].aliases == ["Luca Soldani"]
     assert len(notes) == 1 and "Soldaini" in notes[0]
+
+
+def _talk(label: str, start: float, first: str, seconds: float) -> list:
+    from pipeline.models import Utterance
+
+    lines = [first] + [f"Here is point {k} of the talk about detection models." for k in range(int(seconds // 8))]
+    return [Utterance(start + 8.0 * k, start + 8.0 * k + 7.5, t, speaker=label) for k, t in enumerate(lines)]
+
+
+def test_diarized_speakers_named_by_the_organisation_they_open_with():
+    from pipeline.align.names import by_label_affiliation
+
+    people = episode_people("Vision: Isaac Robinson (Roboflow), then Dan Fu (Together AI)", "")
+    utts = (_talk("S0", 0.0, "Welcome everyone to the vision session.", 16.0)
+            + _talk("S1", 20.0, "Hi, we're from Roboflow and we build detection tools.", 90.0)
+            + _talk("S2", 120.0, "We at Together AI wondered, how fast is it?", 8.0)  # an audience question
+            + _talk("S3", 130.0, "Thanks. I'm at Together AI, I work on kernels.", 80.0))
+    got = by_label_affiliation(utts, people, {"S0": "swyx"})
+    assert {k: d.name for k, d in got.items()} == {"S1": "Isaac Robinson", "S3": "Dan Fu"}
+    # the title's order: Dan (second) speaks first, so Isaac's organisation said later names nobody
+    swapped = _talk("S3", 0.0, "I'm at Together AI.", 80.0) + _talk("S1", 90.0, "Hi, we're from Roboflow.", 90.0)
+    assert {k: d.name for k, d in by_label_affiliation(swapped, people, {}).items()} == {"S3": "Dan Fu"}

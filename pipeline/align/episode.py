@@ -31,7 +31,14 @@ from pipeline.align.chapters import (
 from pipeline.align.cuts import Placement
 from pipeline.align.layout import auto_layout, notes_layout
 from pipeline.align.linking import PaperIndex, find_mentions, link_chapter
-from pipeline.align.names import by_affiliation, episode_people, new_speaker, spelled_as, split_labels
+from pipeline.align.names import (
+    by_affiliation,
+    by_label_affiliation,
+    episode_people,
+    new_speaker,
+    spelled_as,
+    split_labels,
+)
 from pipeline.align.speakers import person_for, resolve_name, same_person, sounds_like
 from pipeline.align.spelling import Source, respell
 from pipeline.align.topics import TopicOptions, section_terms, section_title
@@ -390,6 +397,10 @@ def align_episode(episode: Episode, papers: dict[str, Paper], people: dict[str, 
         base, _, num = label.rpartition("-")
         if base and num.isdigit() and int(num) < len(chapters) and len(chapters[int(num)].speakers) == 1:
             speakers[label] = chapters[int(num)].speakers[0]
+    # a label nothing named whose opening names a described person's organisation ("we're from Roboflow")
+    named = {label: people[pid].name for label, pid in speakers.items() if pid in people}
+    for label, d in by_label_affiliation(utts, described, named).items():
+        speakers[label] = person_for(people, d.name).id
 
     def chapter_of(t: float) -> int | None:
         k = None

@@ -180,6 +180,41 @@ def by_affiliation(opening: str, people: list[Described], exclude: list[str],
     return hits[0] if len(hits) == 1 else None
 
 
+def by_label_affiliation(utts: list[Utterance], people: list[Described], named: dict[str, str], *,
+                         opening: float = 40.0, min_speech: float = 60.0) -> dict[str, Described]:
+    """Speaker labels (diarized voices, transcript turns) that nothing else named (``named``: label ->
+    person name), taken in the order they first speak: the one described person whose organisation the
+    label's first ``opening`` seconds of speech name in the first person (:func:`by_affiliation`: once per
+    person, in the title's order). A label with under ``min_speech`` seconds of speech in all (an audience
+    question: "we at Google wondered ...") is named by nobody."""
+    first: dict[str, int] = {}
+    total: dict[str, float] = {}
+    for i, u in enumerate(utts):
+        if u.speaker:
+            first.setdefault(u.speaker, i)
+            total[u.speaker] = total.get(u.speaker, 0.0) + max(0.0, u.end - u.start)
+    out: dict[str, Described] = {}
+    done: list[str] = []
+    for label in sorted(first, key=first.__getitem__):
+        if label in named:
+            done.append(named[label])
+            continue
+        if total[label] < min_speech:
+            continue
+        said, secs = [], 0.0
+        for u in utts[first[label]:]:
+            if u.speaker == label:
+                said.append(u.text.strip())
+                secs += max(0.0, u.end - u.start)
+                if secs >= opening:
+                    break
+        d = by_affiliation(" ".join(said), people, [], done)
+        if d is not None:
+            out[label] = d
+            done.append(d.name)
+    return out
+
+
 _NEW_SPEAKER = re.compile(
     r"\b(?:(?:excited|happy|glad|thrilled|honou?red|delighted) to be here|thanks? (?:you )?(?:so much )?for having me|"
     r"my name is|hi,? everyone|hello,? everyone|good (?:morning|afternoon|evening),? everyone)\b", re.I)
